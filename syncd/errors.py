@@ -1,0 +1,115 @@
+"""syncd's exceptions. Contains no business logic.
+
+Expected failures from the outside world are mapped, at one boundary each, to the most
+specific class below, with the original exception chained (``raise ... from exc``).
+Bugs (``TypeError``, ``KeyError``, …) are never wrapped: they stay loud.
+
+    SyncdError
+    ├── ConfigError(path, key)              bad or missing configuration
+    ├── StoreError                          database unusable or schema too new
+    ├── SourceError(source_id)              one source failed as a whole
+    │   ├── FetchError(url)                 network, HTTP status, size cap
+    │   │   └── RetryLater(url, delay)      429/503 with Retry-After
+    │   ├── ParseError(url)                 the document could not be read
+    │   └── SourceAlert(source_id, reason)  it answered, but not with news
+    │                                       (layout changed, challenge page, login wall)
+    ├── TranslateError                      a text could not be translated
+    │   └── ModelMissing(from_code, to_code)
+    ├── ModelError                          a model file is broken or unsafe
+    └── TargetError(target_id)              a push failed
+        ├── TargetRetryable(delay)          timeout, 5xx, 429: try again later
+        ├── TargetRejected                  the server refused this item (400): park it
+        └── TargetAuthError                 401/403: stop using the target until fixed
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+
+class SyncdError(Exception):
+    """Base of every error syncd raises on purpose."""
+
+
+class ConfigError(SyncdError):
+    def __init__(self, path: object, key: str, reason: str) -> None:
+        self.path = str(path)
+        self.key = key
+        self.reason = reason
+        where = f"{self.path}: {key}" if key else self.path
+        super().__init__(f"{where}: {reason}")
+
+
+class StoreError(SyncdError):
+    pass
+
+
+class SourceError(SyncdError):
+    def __init__(self, source_id: str, message: str) -> None:
+        self.source_id = source_id
+        super().__init__(message)
+
+
+class FetchError(SourceError):
+    def __init__(self, source_id: str, url: str, message: str) -> None:
+        self.url = url
+        super().__init__(source_id, f"{url}: {message}")
+
+
+class RetryLater(FetchError):
+    def __init__(self, source_id: str, url: str, message: str, delay: timedelta) -> None:
+        self.delay = delay
+        super().__init__(source_id, url, message)
+
+
+class ParseError(SourceError):
+    def __init__(self, source_id: str, url: str, message: str) -> None:
+        self.url = url
+        super().__init__(source_id, f"{url}: {message}")
+
+
+class SourceAlert(SourceError):
+    """The source answered, but what it gave is not news: a human must look."""
+
+    def __init__(self, source_id: str, reason: str, url: str | None = None) -> None:
+        self.reason = reason
+        self.url = url
+        super().__init__(source_id, f"{reason}" + (f" ({url})" if url else ""))
+
+
+class TranslateError(SyncdError):
+    pass
+
+
+class ModelMissing(TranslateError):
+    def __init__(self, from_code: str, to_code: str, hint: str = "") -> None:
+        self.from_code = from_code
+        self.to_code = to_code
+        msg = f"no installed model for {from_code}→{to_code}"
+        if hint:
+            msg += f"; {hint}"
+        super().__init__(msg)
+
+
+class ModelError(SyncdError):
+    pass
+
+
+class TargetError(SyncdError):
+    def __init__(self, target_id: str, message: str) -> None:
+        self.target_id = target_id
+        super().__init__(f"{target_id}: {message}")
+
+
+class TargetRetryable(TargetError):
+    def __init__(self, target_id: str, message: str, delay: timedelta | None = None) -> None:
+        self.delay = delay
+        super().__init__(target_id, message)
+
+
+class TargetRejected(TargetError):
+    pass
+
+
+class TargetAuthError(TargetError):
+    pass

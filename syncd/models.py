@@ -1,0 +1,182 @@
+"""Value objects that travel between syncd's modules.
+
+Contains no business logic and no I/O: frozen dataclasses and enums only. Every
+datetime here is timezone-aware UTC (promise 8); conversion from a source's local
+time happens at the edge, in ``syncd.sources``.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+#: Marker written into every draft syncd produces. It survives sanitizers (plain text
+#: in the attribution block) so that our own output is recognised when it comes back
+#: through the partner's feed (promise 4, "no echo").
+MARKER_PREFIX = "syncd:"
+MARKER_RE = re.compile(r"syncd:([0-9a-f]{16})")
+#: The WordPress slug / outbox file stem that carries the same marker.
+SLUG_RE = re.compile(r"syncd-([0-9a-f]{16})")
+
+
+class Language(str):
+    """A language code as syncd uses it: ``de``, ``zh``, ``zh-Hant``, ``en``."""
+
+
+@dataclass(frozen=True)
+class Image:
+    url: str
+    mime: str | None = None
+    title: str | None = None
+
+
+@dataclass(frozen=True)
+class Item:
+    """One news item as a source delivers it, normalized and sanitized.
+
+    ``key`` is the stable identity within its source (guid, else link, else the
+    canonical URL). ``published`` is UTC or None when the source gave no date.
+    ``flags`` are notes from the source for the editor (e.g. ``generic-extractor``).
+    """
+
+    source_id: str
+    key: str
+    url: str | None
+    title: str
+    summary: str = ""
+    body_html: str = ""
+    published: datetime | None = None
+    images: tuple[Image, ...] = ()
+    categories: tuple[str, ...] = ()
+    flags: tuple[str, ...] = ()
+    #: raw marker evidence found before sanitizing (echo detection); not hashed.
+    echo_marker: str | None = None
+
+    def content_hash(self) -> str:
+        """Hash over normalized title, body and images; volatile fields excluded."""
+        return content_hash(self.title, self.summary, self.body_html, self.images)
+
+
+_WS = re.compile(r"\s+")
+
+
+def _norm(text: str) -> str:
+    return _WS.sub(" ", text).strip()
+
+
+def content_hash(title: str, summary: str, body_html: str, images: tuple[Image, ...]) -> str:
+    payload = json.dumps(
+        {
+            "t": _norm(title),
+            "s": _norm(summary),
+            "b": _norm(body_html),
+            "i": sorted(img.url for img in images),
+        },
+        ensure_ascii=False,
+        sort_keys=True,
+    )
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def marker_for(source_id: str, item_key: str, target_id: str) -> str:
+    """Deterministic 16-hex marker of one item delivered to one target."""
+    raw = f"{source_id}\x00{item_key}\x00{target_id}".encode()
+    return hashlib.sha256(raw).hexdigest()[:16]
+
+
+class DeliveryState(enum.StrEnum):
+    """Lifecycle of one item at one partner target (see DESIGN.md)."""
+
+    PENDING = "pending"  # known, not yet pushed (waiting for translation or push)
+    CREATING = "creating"  # row written before the remote create: reconcile after a crash
+    PUSHED = "pushed"  # draft exists and is exactly what syncd last wrote
+    EDITED = "edited"  # an editor touched it: never written again
+    PUBLISHED = "published"  # editor published it: never written again
+    REJECTED = "rejected"  # deleted/trashed by an editor: never re-created
+    PARKED = "parked"  # gave up after N attempts; `syncd retry` re-queues
+    SKIPPED = "skipped"  # filtered: too old at first activation, echo, …
+
+    @property
+    def hands_off(self) -> bool:
+        """States in which syncd never writes the remote copy again."""
+        return self in (DeliveryState.EDITED, DeliveryState.PUBLISHED, DeliveryState.REJECTED)
+
+
+class RemoteStatus(enum.StrEnum):
+    """What a target says about a draft syncd wrote earlier."""
+
+    OURS = "ours"  # unchanged since syncd's last write
+    EDITED = "edited"
+    PUBLISHED = "published"
+    DELETED = "deleted"
+
+
+@dataclass(frozen=True)
+class Remote:
+    """Where a draft lives at a target and what syncd last wrote there.
+
+    ``fingerprint`` is target-specific evidence of syncd's last write (outbox: file
+    hashes; WordPress: ``modified_gmt``), compared by the target's ``inspect``.
+    """
+
+    remote_id: str
+    fingerprint: str = ""
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class QualityFlag:
+    """A note for the editor about one translated sentence."""
+
+    kind: str  # repetition | untranslated | length-ratio | numbers | placeholder | glossary
+    sentence: int  # index of the sentence within its field, -1 for the whole text
+    detail: str = ""
+    field: str = "body"
+
+
+@dataclass(frozen=True)
+class Translation:
+    """An item's text in one target language, with the English pivot when used."""
+
+    language: str
+    title: str
+    summary: str
+    body_html: str
+    pivot: Mapping[str, str] | None = None  # {"title":…, "summary":…, "body_html":…}
+    flags: tuple[QualityFlag, ...] = ()
+    packages: tuple[str, ...] = ()  # "translate-de_en@1.0", …
+
+
+@dataclass(frozen=True)
+class Draft:
+    """Everything a target needs to create or update one draft."""
+
+    marker: str
+    source_id: str
+    source_key: str
+    source_url: str | None
+    source_city: str
+    source_city_name: str
+    target_city: str
+    source_language: str
+    target_language: str
+    original_title: str
+    title: str
+    summary: str
+    body_html: str  # translated body, attribution block already appended
+    attribution_html: str
+    content_hash: str
+    version: int
+    published: datetime | None = None
+    images: tuple[Image, ...] = ()
+    categories: tuple[str, ...] = ()
+    pivot: Mapping[str, str] | None = None
+    flags: tuple[QualityFlag, ...] = ()
+    packages: tuple[str, ...] = ()
+    original_body_html: str = ""
+    extra: Mapping[str, str] = field(default_factory=dict)

@@ -1,0 +1,83 @@
+"""Where news comes from: one module per source kind behind the ``Source`` protocol.
+
+A kind module (``feed``, ``html``, ``jpage``, ``inbound``) provides:
+
+- ``Options``: a frozen dataclass of the kind's own config keys (validated by
+  ``syncd.config`` from its annotations; defaults make keys optional);
+- ``make(source: SourceConfig, city: CityConfig, http: PoliteClient) -> Source``.
+
+Only this package and ``syncd.targets`` touch httpx.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from datetime import timedelta
+from types import ModuleType
+from typing import TYPE_CHECKING, Protocol
+
+from ..models import Item
+
+if TYPE_CHECKING:
+    from ..config import CityConfig, SourceConfig
+    from .http import PoliteClient
+
+#: kind name → module path. A new kind is one module and one line here.
+KINDS: dict[str, str] = {
+    "feed": "syncd.sources.feed",
+}
+
+
+def kind_module(kind: str) -> ModuleType:
+    """The module implementing ``kind``; KeyError for an unknown kind."""
+    return importlib.import_module(KINDS[kind])
+
+
+@dataclass(frozen=True)
+class SourceState:
+    """What the store remembers of a source between polls."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """One poll's outcome when the source answered.
+
+    ``not_modified`` means a 304 (or equivalent): nothing was parsed, ``items`` is empty.
+    ``entry_errors`` name entries that were dropped (one bad entry does not spoil the
+    feed). ``min_delay`` is the source's own lower bound for the next poll (Cache-Control
+    max-age, Expires, RSS ``<ttl>``). ``warnings`` are non-fatal notes for ``status``.
+    """
+
+    items: tuple[Item, ...] = ()
+    not_modified: bool = False
+    etag: str | None = None
+    last_modified: str | None = None
+    entry_errors: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    min_delay: timedelta | None = None
+
+
+class Source(Protocol):
+    """A news source of one city.
+
+    ``fetch`` returns a ``FetchResult`` or raises a ``syncd.errors.SourceError``
+    subclass (``FetchError``, ``RetryLater``, ``ParseError``, ``SourceAlert``). Any
+    other exception is a bug. Items carry UTC-aware datetimes and sanitized HTML.
+    """
+
+    id: str
+
+    def fetch(self, state: SourceState) -> FetchResult: ...
+
+    def close(self) -> None: ...
+
+
+def make_source(source: SourceConfig, city: CityConfig, http: PoliteClient) -> Source:
+    module = kind_module(source.kind)
+    result: Source = module.make(source, city, http)
+    return result
