@@ -74,6 +74,10 @@ class Source(Protocol):
 
     def fetch(self, state: SourceState) -> FetchResult: ...
 
+    def acknowledge(self, result: FetchResult) -> None:
+        """Called once the result's items are recorded in the store (pushed sources
+        mark their queued messages consumed here, so a crash before it loses nothing)."""
+
     def close(self) -> None: ...
 
 

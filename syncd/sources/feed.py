@@ -49,6 +49,9 @@ class FeedSource:
     def close(self) -> None:
         pass
 
+    def acknowledge(self, result: FetchResult) -> None:
+        pass
+
     def fetch(self, state: SourceState) -> FetchResult:
         resp = self.http.get(
             self.id,
