@@ -1,0 +1,289 @@
+<?php
+/**
+ * Plugin Name:       syncd bridge
+ * Description:       Lets the syncd daemon push machine-translated drafts safely: registers the
+ *                    syncd_source / syncd_content_hash post meta and the syncd_sha256 media meta
+ *                    in the REST API, makes them queryable (?syncd_source=, ?syncd_sha256=), and
+ *                    creates the least-privilege "syncd_bot" role.
+ * Version:           0.1.0
+ * Requires at least: 6.1
+ * Requires PHP:      7.4
+ * Author:            syncd
+ * License:           Apache-2.0
+ *
+ * Works as a must-use plugin (drop this single file into wp-content/mu-plugins/) or as a normal
+ * plugin (wp-content/plugins/syncd-bridge/syncd-bridge.php, then activate).
+ *
+ * REST contract (route style: /wp-json/wp/v2/... or ?rest_route=/wp/v2/..., both work):
+ *
+ *   Post meta (post type "post"; filter syncd_bridge_post_types to add more):
+ *     syncd_source        string  syncd's stable source key of item+target (the reconciliation
+ *                                 marker: after a crash syncd finds its own draft by this key).
+ *     syncd_content_hash  string  hash of what syncd last wrote (to tell editor edits apart).
+ *   Attachment meta:
+ *     syncd_sha256        string  lowercase hex SHA-256 of the uploaded bytes. Filled in by this
+ *                                 plugin on upload (hash of the file as received, before any
+ *                                 resizing); a client-supplied value in "meta" overrides it.
+ *
+ *   GET /wp/v2/posts?syncd_source=<key>&status=draft,pending,publish,private,future&context=edit
+ *     returns exactly the posts whose syncd_source equals <key> (byte-exact, case-sensitive
+ *     comparison; an empty key is a 400 rest_invalid_param, never "all posts").
+ *     Trashed posts are NOT returned unless "trash" is listed in status (core default);
+ *     add ",trash" to see a draft an editor trashed. Posts the caller may not read (e.g. another
+ *     user's draft, for the bot) are silently left out, as everywhere in core REST.
+ *   GET /wp/v2/media?syncd_sha256=<64 hex>  returns the attachments with that hash.
+ *
+ * Least-privilege role "syncd_bot": read, edit_posts, upload_files.
+ *   NOT publish_posts  -> a bot request with status "publish"/"private"/"future" is refused
+ *                         (403 rest_cannot_publish); drafts and "pending" are allowed.
+ *   NOT unfiltered_html -> post content goes through kses (<script>, on* attributes stripped).
+ *   NOT edit_others_posts / edit_published_posts -> once an editor publishes a draft, the bot
+ *                         can no longer overwrite it (403 rest_cannot_edit).
+ * The role is created on activation, and on every "init" if it is missing (covers mu-plugin use,
+ * where there is no activation). An existing role is left alone, so site admins may tune it.
+ *
+ * Test-only endpoint: POST /syncd-bridge/v1/test-reset (deletes all posts, pages, media and
+ * tags). It is registered only when wp_get_environment_type() is "local" AND the constant
+ * SYNCD_BRIDGE_TEST_ENDPOINTS is true, and it requires manage_options.
+ */
+
+if ( ! defined( 'ABSPATH' ) ) {
+	exit;
+}
+
+const SYNCD_BRIDGE_ROLE      = 'syncd_bot';
+const SYNCD_BRIDGE_SOURCE    = 'syncd_source';
+const SYNCD_BRIDGE_HASH      = 'syncd_content_hash';
+const SYNCD_BRIDGE_SHA256    = 'syncd_sha256';
+const SYNCD_BRIDGE_MAX_KEY   = 255;
+
+/** Capabilities of the syncd_bot role (and nothing else). */
+function syncd_bridge_role_caps() {
+	return array(
+		'read'         => true,
+		'edit_posts'   => true,
+		'upload_files' => true,
+	);
+}
+
+/** Creates the syncd_bot role if it does not exist (idempotent). */
+function syncd_bridge_ensure_role() {
+	if ( function_exists( 'wp_installing' ) && wp_installing() ) {
+		return; // Tables may not exist yet.
+	}
+	if ( ! get_role( SYNCD_BRIDGE_ROLE ) ) {
+		add_role( SYNCD_BRIDGE_ROLE, 'syncd bot', syncd_bridge_role_caps() );
+	}
+}
+register_activation_hook( __FILE__, 'syncd_bridge_ensure_role' );
+add_action( 'init', 'syncd_bridge_ensure_role', 1 );
+
+/** Post types that carry syncd_source / syncd_content_hash. */
+function syncd_bridge_post_types() {
+	return (array) apply_filters( 'syncd_bridge_post_types', array( 'post' ) );
+}
+
+/** Meta write permission: whoever may edit posts (the per-post edit_post check is core's). */
+function syncd_bridge_meta_auth( $allowed, $meta_key, $object_id, $user_id ) {
+	return user_can( $user_id, 'edit_posts' );
+}
+
+function syncd_bridge_register_meta() {
+	$string_meta = array(
+		'type'          => 'string',
+		'single'        => true,
+		'default'       => '',
+		'auth_callback' => 'syncd_bridge_meta_auth',
+		'show_in_rest'  => array(
+			'schema' => array(
+				'type'      => 'string',
+				'maxLength' => SYNCD_BRIDGE_MAX_KEY,
+			),
+		),
+	);
+	foreach ( syncd_bridge_post_types() as $post_type ) {
+		register_post_meta(
+			$post_type,
+			SYNCD_BRIDGE_SOURCE,
+			array_merge( $string_meta, array( 'description' => 'syncd source key of item+target' ) )
+		);
+		register_post_meta(
+			$post_type,
+			SYNCD_BRIDGE_HASH,
+			array_merge( $string_meta, array( 'description' => 'hash of the content syncd last wrote' ) )
+		);
+	}
+	register_post_meta(
+		'attachment',
+		SYNCD_BRIDGE_SHA256,
+		array(
+			'type'          => 'string',
+			'single'        => true,
+			'default'       => '',
+			'description'   => 'lowercase hex SHA-256 of the uploaded bytes',
+			'auth_callback' => 'syncd_bridge_meta_auth',
+			'show_in_rest'  => array(
+				'schema' => array(
+					'type'    => 'string',
+					'pattern' => '^([0-9a-f]{64})?$',
+				),
+			),
+		)
+	);
+}
+add_action( 'init', 'syncd_bridge_register_meta' );
+
+/** Hash every new upload as received (before WordPress makes resized copies). */
+function syncd_bridge_hash_upload( $attachment_id ) {
+	$file = get_attached_file( $attachment_id );
+	if ( $file && is_readable( $file ) && '' === (string) get_post_meta( $attachment_id, SYNCD_BRIDGE_SHA256, true ) ) {
+		update_post_meta( $attachment_id, SYNCD_BRIDGE_SHA256, hash_file( 'sha256', $file ) );
+	}
+}
+add_action( 'add_attachment', 'syncd_bridge_hash_upload' );
+
+/** Declares a collection query parameter (validated: no empty key, no arrays). */
+function syncd_bridge_query_param( $description, $pattern = null ) {
+	$param = array(
+		'description'       => $description,
+		'type'              => 'string',
+		'minLength'         => 1,
+		'maxLength'         => SYNCD_BRIDGE_MAX_KEY,
+		'validate_callback' => 'rest_validate_request_arg',
+	);
+	if ( $pattern ) {
+		$param['pattern'] = $pattern;
+	}
+	return $param;
+}
+
+/** Adds an exact (byte-wise, case-sensitive) meta match to a REST collection query. */
+function syncd_bridge_meta_clause( $args, $meta_key, $value ) {
+	$clause = array(
+		'key'     => $meta_key,
+		'value'   => (string) $value,
+		'compare' => '=',
+		// CAST(meta_value AS BINARY): MySQL's default collations would treat "Key" = "key "
+		// as equal; the marker must match exactly.
+		'type'    => 'BINARY',
+	);
+	if ( empty( $args['meta_query'] ) || ! is_array( $args['meta_query'] ) ) {
+		$args['meta_query'] = array( $clause );
+	} else {
+		$args['meta_query'] = array( 'relation' => 'AND', $args['meta_query'], $clause );
+	}
+	return $args;
+}
+
+function syncd_bridge_register_query_filters() {
+	foreach ( syncd_bridge_post_types() as $post_type ) {
+		add_filter(
+			"rest_{$post_type}_collection_params",
+			function ( $params ) {
+				$params[ SYNCD_BRIDGE_SOURCE ] = syncd_bridge_query_param( 'Limit results to posts with this syncd source key.' );
+				return $params;
+			}
+		);
+		add_filter(
+			"rest_{$post_type}_query",
+			function ( $args, $request ) {
+				$key = $request->get_param( SYNCD_BRIDGE_SOURCE );
+				if ( null !== $key ) {
+					$args = syncd_bridge_meta_clause( $args, SYNCD_BRIDGE_SOURCE, $key );
+				}
+				return $args;
+			},
+			10,
+			2
+		);
+	}
+	add_filter(
+		'rest_attachment_collection_params',
+		function ( $params ) {
+			$params[ SYNCD_BRIDGE_SHA256 ] = syncd_bridge_query_param( 'Limit results to media with this SHA-256 (lowercase hex).', '^[0-9a-f]{64}$' );
+			return $params;
+		}
+	);
+	add_filter(
+		'rest_attachment_query',
+		function ( $args, $request ) {
+			$sha = $request->get_param( SYNCD_BRIDGE_SHA256 );
+			if ( null !== $sha ) {
+				$args = syncd_bridge_meta_clause( $args, SYNCD_BRIDGE_SHA256, $sha );
+			}
+			return $args;
+		},
+		10,
+		2
+	);
+}
+add_action( 'init', 'syncd_bridge_register_query_filters' );
+
+/* ---------------------------------------------------------------- test-only endpoint */
+
+function syncd_bridge_test_endpoints_enabled() {
+	return 'local' === wp_get_environment_type()
+		&& defined( 'SYNCD_BRIDGE_TEST_ENDPOINTS' ) && true === SYNCD_BRIDGE_TEST_ENDPOINTS;
+}
+
+/** Deletes every post, page, attachment (with files) and tag. Returns counts. */
+function syncd_bridge_test_reset() {
+	global $wpdb;
+	$counts = array( 'posts' => 0, 'attachments' => 0, 'terms' => 0 );
+	$ids    = $wpdb->get_col( "SELECT ID FROM {$wpdb->posts} WHERE post_type = 'attachment'" );
+	foreach ( $ids as $id ) {
+		if ( wp_delete_attachment( (int) $id, true ) ) {
+			++$counts['attachments'];
+		}
+	}
+	$ids = $wpdb->get_col( "SELECT ID FROM {$wpdb->posts} WHERE post_type NOT IN ('attachment', 'revision')" );
+	foreach ( $ids as $id ) {
+		if ( wp_delete_post( (int) $id, true ) ) {
+			++$counts['posts'];
+		}
+	}
+	// Leftovers (orphan revisions/autosaves).
+	$wpdb->query( "DELETE FROM {$wpdb->posts} WHERE post_type = 'revision'" );
+	$wpdb->query( "DELETE pm FROM {$wpdb->postmeta} pm LEFT JOIN {$wpdb->posts} p ON p.ID = pm.post_id WHERE p.ID IS NULL" );
+	$terms = get_terms( array( 'taxonomy' => 'post_tag', 'hide_empty' => false, 'fields' => 'ids' ) );
+	if ( is_array( $terms ) ) {
+		foreach ( $terms as $term_id ) {
+			if ( true === wp_delete_term( (int) $term_id, 'post_tag' ) ) {
+				++$counts['terms'];
+			}
+		}
+	}
+	$default_cat = (int) get_option( 'default_category' );
+	$cats        = get_terms( array( 'taxonomy' => 'category', 'hide_empty' => false, 'fields' => 'ids', 'exclude' => array( $default_cat ) ) );
+	if ( is_array( $cats ) ) {
+		foreach ( $cats as $term_id ) {
+			if ( true === wp_delete_term( (int) $term_id, 'category' ) ) {
+				++$counts['terms'];
+			}
+		}
+	}
+	wp_cache_flush();
+	return $counts;
+}
+
+add_action(
+	'rest_api_init',
+	function () {
+		if ( ! syncd_bridge_test_endpoints_enabled() ) {
+			return;
+		}
+		register_rest_route(
+			'syncd-bridge/v1',
+			'/test-reset',
+			array(
+				'methods'             => 'POST',
+				'permission_callback' => function () {
+					return current_user_can( 'manage_options' );
+				},
+				'callback'            => function () {
+					return rest_ensure_response( syncd_bridge_test_reset() );
+				},
+			)
+		);
+	}
+);
