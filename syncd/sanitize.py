@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html as htmlmod
 import re
+from urllib.parse import urljoin
 
 import nh3
 
@@ -45,10 +46,19 @@ URL_SCHEMES = {"http", "https", "mailto"}
 DROP_WITH_CONTENT = {"script", "style", "iframe", "object", "embed", "template", "noscript", "svg", "math", "form"}
 
 
-def clean_html(fragment: str) -> str:
-    """Sanitize an untrusted HTML fragment to syncd's allow-list."""
+def clean_html(fragment: str, base_url: str | None = None) -> str:
+    """Sanitize an untrusted HTML fragment to syncd's allow-list; with ``base_url``,
+    relative ``href``/``src`` become absolute (a draft lives on another site)."""
     if not fragment:
         return ""
+    resolve = None
+    if base_url:
+
+        def resolve(tag: str, attr: str, value: str) -> str | None:
+            if attr in ("href", "src"):
+                return urljoin(base_url, value.strip())
+            return value
+
     return nh3.clean(
         fragment,
         tags=set(TAGS),
@@ -58,6 +68,7 @@ def clean_html(fragment: str) -> str:
         url_schemes=set(URL_SCHEMES),
         link_rel="noopener noreferrer",
         strip_comments=True,
+        attribute_filter=resolve,
     ).strip()
 
 

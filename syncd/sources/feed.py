@@ -11,6 +11,7 @@ from __future__ import annotations
 import calendar
 import email.utils
 import re
+from urllib.parse import urljoin
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -45,6 +46,7 @@ class FeedSource:
         self.tz = city.tz
         self.options: Options = source.options or Options()
         self.http = http
+        self._base = source.url
 
     def close(self) -> None:
         pass
@@ -65,9 +67,10 @@ class FeedSource:
         last_modified = resp.headers.get("last-modified") or state.last_modified
         if resp.not_modified:
             return FetchResult(not_modified=True, etag=etag, last_modified=last_modified)
-        headers = dict(resp.headers)
-        headers["content-location"] = resp.url
-        parsed = feedparser.parse(resp.content, response_headers=headers)
+        # No content-location: feedparser would then also "resolve" non-URL guids
+        # against the feed URL, and item keys would change with the feed's address.
+        parsed = feedparser.parse(resp.content, response_headers=dict(resp.headers))
+        self._base = resp.url
         warnings: list[str] = []
         if parsed.get("bozo"):
             exc = parsed.get("bozo_exception")
@@ -102,6 +105,8 @@ class FeedSource:
 
     def _item(self, entry: Any) -> Item:
         link = entry.get("link") or None
+        if link:
+            link = urljoin(self._base, link.strip())
         key = (entry.get("id") or link or "").strip()
         if not key:
             raise _EntryProblem("no guid and no link: cannot tell it apart from other entries")
@@ -119,7 +124,7 @@ class FeedSource:
         if not title and not body_raw:
             raise _EntryProblem("neither title nor content")
         echo = echo_evidence(body_raw, summary_raw, link, entry.get("id"))
-        body = clean_html(body_raw)
+        body = clean_html(body_raw, self._base)
         if body and not body.lstrip().startswith("<"):
             body = f"<p>{body}</p>"
         return Item(

@@ -9,7 +9,12 @@
 - requests to loopback, private, link-local or reserved addresses are refused unless
   the config allows them (``http.allow_private``), so a hostile feed cannot make
   syncd probe the server's own network;
-- at least ``host_delay`` between two requests to one host.
+- at least ``host_delay`` between two requests to one host (longer when the host's
+  robots.txt asks for a ``Crawl-delay``, capped at ``MAX_CRAWL_DELAY``);
+- ``robots_allows(url)`` answers from the host's robots.txt (cached a day), when
+  ``http.respect_robots`` is on; page sources ask it before every request;
+- ``raise_for_status=False`` hands back 4xx/5xx answers (size-capped like any other)
+  so a caller can tell a challenge or login page from a plain error.
 
 Errors are mapped here, once, to ``FetchError`` / ``RetryLater`` with the cause chained.
 """
@@ -18,6 +23,7 @@ from __future__ import annotations
 
 import email.utils
 import ipaddress
+import re
 import socket
 import threading
 import time
@@ -31,8 +37,12 @@ import httpx
 from .. import __version__
 from ..config import HttpConfig
 from ..errors import FetchError, RetryLater
+from .robots import MAX_BYTES as ROBOTS_MAX_BYTES
+from .robots import RobotsCache, RobotsUnavailable
 
 MAX_RETRY_AFTER = timedelta(days=1)
+MAX_CRAWL_DELAY = 60.0
+_MAX_AGE_RE = re.compile(r"max-age=(\d+)")
 
 
 @dataclass(frozen=True)
@@ -65,6 +75,23 @@ def parse_retry_after(value: str | None, now: datetime) -> timedelta | None:
             when = when.replace(tzinfo=UTC)
         delay = when - now
     return max(timedelta(0), min(delay, MAX_RETRY_AFTER))
+
+
+def cache_hint(headers: Mapping[str, str], now: datetime) -> timedelta | None:
+    """The longer of Cache-Control max-age and Expires, as a floor for the next poll."""
+    hints: list[timedelta] = []
+    m = _MAX_AGE_RE.search(headers.get("cache-control", ""))
+    if m:
+        hints.append(timedelta(seconds=int(m.group(1))))
+    exp = headers.get("expires")
+    if exp:
+        try:
+            when = email.utils.parsedate_to_datetime(exp)
+        except (TypeError, ValueError):
+            when = None
+        if when is not None and when.tzinfo is not None and when > now:
+            hints.append(when - now)
+    return max(hints) if hints else None
 
 
 def user_agent(contact: str) -> str:
@@ -114,6 +141,8 @@ class PoliteClient:
         )
         self._lock = threading.Lock()
         self._last_request: dict[str, float] = {}
+        self._crawl_delay: dict[str, float] = {}
+        self._robots = RobotsCache(self._fetch_robots, "syncd", clock)
 
     def close(self) -> None:
         self._client.close()
@@ -123,16 +152,41 @@ class PoliteClient:
         return self._clock()
 
     def _wait_for_host(self, host: str) -> None:
-        delay = self.config.host_delay.total_seconds()
-        if delay <= 0:
-            return
         with self._lock:
+            delay = max(self.config.host_delay.total_seconds(), self._crawl_delay.get(host, 0.0))
+            if delay <= 0:
+                return
             last = self._last_request.get(host)
             now = time.monotonic()
             wait = 0.0 if last is None else max(0.0, last + delay - now)
             self._last_request[host] = now + wait
         if wait:
             self._sleep(wait)
+
+    def robots_allows(self, source_id: str, url: str) -> bool:
+        """Whether the host's robots.txt lets syncd fetch ``url`` (always, when
+        ``http.respect_robots`` is off). Raises ``FetchError`` while robots.txt itself
+        cannot be had (network failure, 5xx), as RFC 9309 asks."""
+        if not self.config.respect_robots:
+            return True
+        self.check_url(source_id, url)
+        try:
+            rules = self._robots.rules(url)
+        except RobotsUnavailable as exc:
+            raise FetchError(source_id, url, f"robots.txt unavailable ({exc}); not fetching the site") from exc
+        except FetchError as exc:
+            raise FetchError(source_id, url, f"robots.txt unavailable ({exc})") from exc
+        if rules.crawl_delay:
+            host = urlsplit(url).hostname or ""
+            with self._lock:
+                self._crawl_delay[host] = min(rules.crawl_delay, MAX_CRAWL_DELAY)
+        return rules.allowed(url)
+
+    def _fetch_robots(self, robots_url: str) -> tuple[int, bytes]:
+        resp = self.get(
+            "robots.txt", robots_url, accept="text/plain", max_bytes=ROBOTS_MAX_BYTES, raise_for_status=False
+        )
+        return resp.status, resp.content
 
     def check_url(self, source_id: str, url: str) -> None:
         parts = urlsplit(url)
@@ -157,8 +211,11 @@ class PoliteClient:
         allow_hosts: Callable[[str], bool] | None = None,
         method: str = "GET",
         data: Mapping[str, str] | None = None,
+        raise_for_status: bool = True,
     ) -> Response:
-        """Fetch ``url`` (following redirects); raise ``FetchError`` for anything not 2xx/304."""
+        """Fetch ``url`` (following redirects); raise ``FetchError`` for anything not
+        2xx/304 unless ``raise_for_status`` is False (429/503 with Retry-After still
+        raise ``RetryLater``)."""
         cap = max_bytes or self.config.max_bytes
         headers = {"Accept": accept}
         if etag:
@@ -174,7 +231,7 @@ class PoliteClient:
             self._wait_for_host(host)
             try:
                 with self._client.stream(method, current, headers=headers, data=data) as resp:
-                    if resp.is_redirect:
+                    if resp.status_code in (301, 302, 303, 307, 308):
                         location = resp.headers.get("Location")
                         if not location:
                             raise FetchError(source_id, current, f"HTTP {resp.status_code} without Location")
@@ -182,14 +239,16 @@ class PoliteClient:
                         if resp.status_code == 303:
                             method, data = "GET", None
                         continue
-                    return self._finish(source_id, current, resp, cap)
+                    return self._finish(source_id, current, resp, cap, raise_for_status)
             except httpx.TimeoutException as exc:
                 raise FetchError(source_id, current, f"timed out ({type(exc).__name__})") from exc
             except httpx.HTTPError as exc:
                 raise FetchError(source_id, current, f"network error: {exc}") from exc
         raise FetchError(source_id, url, f"more than {self.config.max_redirects} redirects")
 
-    def _finish(self, source_id: str, url: str, resp: httpx.Response, cap: int) -> Response:
+    def _finish(
+        self, source_id: str, url: str, resp: httpx.Response, cap: int, raise_for_status: bool = True
+    ) -> Response:
         status = resp.status_code
         headers = {k.lower(): v for k, v in resp.headers.items()}
         if status == 304:
@@ -198,7 +257,8 @@ class PoliteClient:
             delay = parse_retry_after(headers.get("retry-after"), self._clock())
             if delay is not None:
                 raise RetryLater(source_id, url, f"HTTP {status}, Retry-After {int(delay.total_seconds())}s", delay)
-            raise FetchError(source_id, url, f"HTTP {status}")
+            if raise_for_status:
+                raise FetchError(source_id, url, f"HTTP {status}")
         declared = headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > cap:
             raise FetchError(source_id, url, f"response too large: {declared} bytes > cap {cap}")
@@ -210,6 +270,6 @@ class PoliteClient:
                 raise FetchError(source_id, url, f"response too large: more than cap {cap} bytes")
             chunks.append(chunk)
         body = b"".join(chunks)
-        if not 200 <= status < 300:
+        if raise_for_status and not 200 <= status < 300:
             raise FetchError(source_id, url, f"HTTP {status}")
         return Response(url, status, headers, body)
