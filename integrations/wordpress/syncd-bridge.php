@@ -25,12 +25,18 @@
  *                                 plugin on upload (hash of the file as received, before any
  *                                 resizing); a client-supplied value in "meta" overrides it.
  *
- *   GET /wp/v2/posts?syncd_source=<key>&status=draft,pending,publish,private,future&context=edit
+ *   GET /wp/v2/posts?syncd_source=<key>&status=draft,pending,publish,private,future
  *     returns exactly the posts whose syncd_source equals <key> (byte-exact, case-sensitive
- *     comparison; an empty key is a 400 rest_invalid_param, never "all posts").
+ *     comparison). Keys are 1-255 characters without leading/trailing whitespace (core's meta
+ *     query trims the value, so such keys could not be matched exactly): an empty or padded
+ *     key is a 400 rest_invalid_param, never "all posts"; storing a padded key is refused too.
  *     Trashed posts are NOT returned unless "trash" is listed in status (core default);
- *     add ",trash" to see a draft an editor trashed. Posts the caller may not read (e.g. another
- *     user's draft, for the bot) are silently left out, as everywhere in core REST.
+ *     add ",trash" to see a post an editor trashed.
+ *     Core leaves out, silently, every post the caller may not read, and with context=edit every
+ *     post the caller may not EDIT (X-WP-Total still counts them). For the bot that means a
+ *     draft an editor has published (or trashed after publishing) vanishes from
+ *     context=edit results: reconcile with the default context=view, which still carries
+ *     id, status, modified_gmt, slug and meta.
  *   GET /wp/v2/media?syncd_sha256=<64 hex>  returns the attachments with that hash.
  *
  * Least-privilege role "syncd_bot": read, edit_posts, upload_files.
@@ -56,6 +62,9 @@ const SYNCD_BRIDGE_SOURCE    = 'syncd_source';
 const SYNCD_BRIDGE_HASH      = 'syncd_content_hash';
 const SYNCD_BRIDGE_SHA256    = 'syncd_sha256';
 const SYNCD_BRIDGE_MAX_KEY   = 255;
+// Non-empty, one line, no leading/trailing whitespace (WP_Meta_Query trims compared values).
+// \z, not $: in PCRE "$" also matches before a final newline.
+const SYNCD_BRIDGE_KEY_RE    = '^\\S(?:.*\\S)?\\z';
 
 /** Capabilities of the syncd_bot role (and nothing else). */
 function syncd_bridge_role_caps() {
@@ -98,6 +107,7 @@ function syncd_bridge_register_meta() {
 			'schema' => array(
 				'type'      => 'string',
 				'maxLength' => SYNCD_BRIDGE_MAX_KEY,
+				'pattern'   => '^\\z|' . SYNCD_BRIDGE_KEY_RE, // '' clears the value
 			),
 		),
 	);
@@ -125,7 +135,7 @@ function syncd_bridge_register_meta() {
 			'show_in_rest'  => array(
 				'schema' => array(
 					'type'    => 'string',
-					'pattern' => '^([0-9a-f]{64})?$',
+					'pattern' => '^(?:[0-9a-f]{64})?\\z',
 				),
 			),
 		)
@@ -143,18 +153,15 @@ function syncd_bridge_hash_upload( $attachment_id ) {
 add_action( 'add_attachment', 'syncd_bridge_hash_upload' );
 
 /** Declares a collection query parameter (validated: no empty key, no arrays). */
-function syncd_bridge_query_param( $description, $pattern = null ) {
-	$param = array(
+function syncd_bridge_query_param( $description, $pattern = SYNCD_BRIDGE_KEY_RE ) {
+	return array(
 		'description'       => $description,
 		'type'              => 'string',
 		'minLength'         => 1,
 		'maxLength'         => SYNCD_BRIDGE_MAX_KEY,
+		'pattern'           => $pattern,
 		'validate_callback' => 'rest_validate_request_arg',
 	);
-	if ( $pattern ) {
-		$param['pattern'] = $pattern;
-	}
-	return $param;
 }
 
 /** Adds an exact (byte-wise, case-sensitive) meta match to a REST collection query. */
@@ -200,7 +207,7 @@ function syncd_bridge_register_query_filters() {
 	add_filter(
 		'rest_attachment_collection_params',
 		function ( $params ) {
-			$params[ SYNCD_BRIDGE_SHA256 ] = syncd_bridge_query_param( 'Limit results to media with this SHA-256 (lowercase hex).', '^[0-9a-f]{64}$' );
+			$params[ SYNCD_BRIDGE_SHA256 ] = syncd_bridge_query_param( 'Limit results to media with this SHA-256 (lowercase hex).', '^[0-9a-f]{64}\\z' );
 			return $params;
 		}
 	);
