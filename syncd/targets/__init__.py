@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 KINDS: dict[str, str] = {
     "outbox": "syncd.targets.outbox",
+    "webhook": "syncd.targets.webhook",
 }
 
 
