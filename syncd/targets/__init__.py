@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 KINDS: dict[str, str] = {
     "outbox": "syncd.targets.outbox",
     "webhook": "syncd.targets.webhook",
+    "wordpress": "syncd.targets.wordpress",
 }
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import importlib.util
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -20,7 +21,9 @@ def load_receiver() -> ModuleType:
     """The shipped example (integrations/webhook/receiver.py), imported from its file."""
     name = "syncd_example_webhook_receiver"
     if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, REPO / "integrations/webhook/receiver.py")
+        spec = importlib.util.spec_from_file_location(
+            name, REPO / "integrations/webhook/receiver.py"
+        )
         assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
@@ -74,3 +77,50 @@ def webhook_receiver() -> Iterator[Receiver]:
         yield r
     finally:
         r.close()
+
+
+# --------------------------------------------------------------------------- WordPress
+
+
+@pytest.fixture(scope="session")
+def wordpress() -> Any:
+    """The real WordPress on 127.0.0.1 (started by scripts/wordpress/wp-test-server)."""
+    from tests.support.wordpress import ensure_wordpress
+
+    wp = ensure_wordpress()
+    yield wp
+    wp.close()
+
+
+@pytest.fixture
+def wp(wordpress: Any) -> Any:
+    """The real WordPress, emptied of posts, media and tags."""
+    wordpress.reset()
+    return wordpress
+
+
+@pytest.fixture
+def wp_target(wp: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Any]]:
+    """Makes WordPressTargets for a test user (password via an env reference); closes them."""
+    from syncd.config import Duration, Secret
+    from syncd.targets import make_target
+    from syncd.targets.wordpress import Options
+
+    from .factory import city
+
+    made: list[Any] = []
+
+    def make(user: str = "bot", password: str | None = None, **options: Any) -> Any:
+        creds = wp.credentials(user)
+        var = f"SYNCD_TEST_WP_{user.upper()}"
+        monkeypatch.setenv(var, creds.password if password is None else password)
+        opts = Options(
+            url=wp.url, user=creds.user, password=Secret(env=var), timeout=Duration(seconds=20),
+            **options,
+        )  # fmt: skip
+        made.append(make_target(city("wordpress", opts), None, lambda: datetime.now(UTC)))
+        return made[-1]
+
+    yield make
+    for t in made:
+        t.close()
