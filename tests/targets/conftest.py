@@ -61,7 +61,9 @@ class Receiver:
         )
         self.server.fail = 0
         self.url = f"http://127.0.0.1:{self.server.server_port}/syncd"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self.thread.start()
 
     def close(self) -> None:

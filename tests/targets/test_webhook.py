@@ -32,7 +32,9 @@ def target(
     http: httpx.Client | None = None,
 ) -> WebhookTarget:
     monkeypatch.setenv("SYNCD_TEST_WEBHOOK_SECRET", secret)
-    opts = Options(url=url, secret=Secret(env="SYNCD_TEST_WEBHOOK_SECRET"), timeout=Duration(seconds=5))
+    opts = Options(
+        url=url, secret=Secret(env="SYNCD_TEST_WEBHOOK_SECRET"), timeout=Duration(seconds=5)
+    )
     t = make_target(city("webhook", opts), http, clock)
     assert isinstance(t, WebhookTarget)
     return t
@@ -58,7 +60,9 @@ def test_delivers_one_signed_document_with_everything_a_receiver_needs(
     assert data["translation"]["title"] == d.title
     assert f"syncd:{d.marker}" in data["translation"]["body_html"]
     assert data["pivot"]["title"] == "Title v1"
-    assert data["quality_flags"] == [{"kind": "numbers", "sentence": 0, "detail": "2026 vs 2025", "field": "body"}]
+    assert data["quality_flags"] == [
+        {"kind": "numbers", "sentence": 0, "detail": "2026 vs 2025", "field": "body"}
+    ]
     assert (data["content_hash"], data["version"]) == (d.content_hash, 1)
 
 
@@ -147,14 +151,21 @@ def test_signature_matches_the_standard_webhooks_reference_vector() -> None:
     ("reply", "error", "delay"),
     [
         (httpx.Response(500), TargetRetryable, None),
-        (httpx.Response(429, headers={"Retry-After": "30"}), TargetRetryable, timedelta(seconds=30)),
+        (
+            httpx.Response(429, headers={"Retry-After": "30"}),
+            TargetRetryable,
+            timedelta(seconds=30),
+        ),
         (httpx.Response(404), TargetRetryable, None),
         (httpx.Response(302, headers={"Location": "https://x.example/"}), TargetRetryable, None),
         (httpx.Response(403), TargetAuthError, None),
     ],
 )
 def test_non_2xx_answers_are_retried_except_auth(
-    reply: httpx.Response, error: type[Exception], delay: timedelta | None, monkeypatch: pytest.MonkeyPatch
+    reply: httpx.Response,
+    error: type[Exception],
+    delay: timedelta | None,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     http = httpx.Client(transport=httpx.MockTransport(lambda request: reply))
     t = target("https://receiver.example/hook", monkeypatch, http=http)
