@@ -173,7 +173,9 @@ class PoliteClient:
         try:
             rules = self._robots.rules(url)
         except RobotsUnavailable as exc:
-            raise FetchError(source_id, url, f"robots.txt unavailable ({exc}); not fetching the site") from exc
+            raise FetchError(
+                source_id, url, f"robots.txt unavailable ({exc}); not fetching the site"
+            ) from exc
         except FetchError as exc:
             raise FetchError(source_id, url, f"robots.txt unavailable ({exc})") from exc
         if rules.crawl_delay:
@@ -184,7 +186,11 @@ class PoliteClient:
 
     def _fetch_robots(self, robots_url: str) -> tuple[int, bytes]:
         resp = self.get(
-            "robots.txt", robots_url, accept="text/plain", max_bytes=ROBOTS_MAX_BYTES, raise_for_status=False
+            "robots.txt",
+            robots_url,
+            accept="text/plain",
+            max_bytes=ROBOTS_MAX_BYTES,
+            raise_for_status=False,
         )
         return resp.status, resp.content
 
@@ -234,7 +240,9 @@ class PoliteClient:
                     if resp.status_code in (301, 302, 303, 307, 308):
                         location = resp.headers.get("Location")
                         if not location:
-                            raise FetchError(source_id, current, f"HTTP {resp.status_code} without Location")
+                            raise FetchError(
+                                source_id, current, f"HTTP {resp.status_code} without Location"
+                            )
                         current = urljoin(current, location)
                         if resp.status_code == 303:
                             method, data = "GET", None
@@ -247,7 +255,12 @@ class PoliteClient:
         raise FetchError(source_id, url, f"more than {self.config.max_redirects} redirects")
 
     def _finish(
-        self, source_id: str, url: str, resp: httpx.Response, cap: int, raise_for_status: bool = True
+        self,
+        source_id: str,
+        url: str,
+        resp: httpx.Response,
+        cap: int,
+        raise_for_status: bool = True,
     ) -> Response:
         status = resp.status_code
         headers = {k.lower(): v for k, v in resp.headers.items()}
@@ -256,7 +269,12 @@ class PoliteClient:
         if status in (429, 503):
             delay = parse_retry_after(headers.get("retry-after"), self._clock())
             if delay is not None:
-                raise RetryLater(source_id, url, f"HTTP {status}, Retry-After {int(delay.total_seconds())}s", delay)
+                raise RetryLater(
+                    source_id,
+                    url,
+                    f"HTTP {status}, Retry-After {int(delay.total_seconds())}s",
+                    delay,
+                )
             if raise_for_status:
                 raise FetchError(source_id, url, f"HTTP {status}")
         declared = headers.get("content-length")
