@@ -1,0 +1,561 @@
+"""Installing, listing and removing Argos packages, safely.
+
+Packages live in one folder (``models.dir``), one sub-folder per package, laid out
+exactly as argostranslate lays them out (so argostranslate itself can use the same
+folder). Every install, whatever the origin (package index by language pair, URL,
+file, folder of files), goes through one path:
+
+1. the archive is checked before anything is written: a zip, under the size caps,
+   one top-level folder, no absolute or ``..`` paths, no links or special files,
+   not encrypted, not too many files;
+2. it is extracted into a staging folder *inside* the models folder (same file
+   system) while counting bytes;
+3. the package is verified: ``metadata.json`` present and consistent (codes, version,
+   type, and what the index promised), argostranslate reads it, the SentencePiece
+   model and the CTranslate2 model load and translate a word;
+4. it is moved into place with ``rename`` (atomic), and older packages of the same
+   pair are moved out and deleted. A running engine notices the change on its next
+   call (``fingerprint``).
+
+Installs are serialized by a lock file. Downloads (index, packages) are ours, with
+httpx, bounded in time and size: argostranslate's own index fetch only logs a
+failure, and its download cache ignores versions.
+
+argostranslate reads ``ARGOS_*``/``XDG_*`` once at import and creates folders under
+``$HOME``; it is imported only here (``_argos``), pointed at a private folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import os
+import re
+import shutil
+import stat
+import sys
+import tempfile
+import zipfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any, BinaryIO
+
+from ..errors import ModelError
+
+log = logging.getLogger(__name__)
+
+MAX_ARCHIVE_BYTES = 1 << 30  # 1 GiB compressed (real packages: 60–250 MB)
+MAX_UNPACKED_BYTES = 3 << 30
+MAX_FILES = 2000
+MAX_INDEX_BYTES = 16 << 20
+MAX_METADATA_BYTES = 1 << 20
+DOWNLOAD_TIMEOUT = 60.0
+PIVOT = "en"
+
+_CODE_RE = re.compile(r"^[a-z]{2,3}(?:[-_][A-Za-z]{2,4})?$")
+_VERSION_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z.+_-]{0,31}$")
+_FOLDER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+@dataclass(frozen=True)
+class PackageInfo:
+    name: str  # "translate-de_en"
+    from_code: str
+    to_code: str
+    version: str
+    size_bytes: int
+    path: Path
+    target_prefix: str = ""
+    #: changes whenever the installed files change (reinstall, update)
+    stamp: str = ""
+
+    @property
+    def ref(self) -> str:
+        """``translate-de_en@1.0``: names the model in translations and the memory."""
+        return f"{self.name}@{self.version}"
+
+
+def code_of(language: str) -> str:
+    """The Argos code for a syncd language (Traditional Chinese is made from ``zh``)."""
+    return "zh" if language == "zh-Hant" else language
+
+
+def install_command(from_code: str, to_code: str) -> str:
+    return f"syncd models install {code_of(from_code)} {code_of(to_code)}"
+
+
+# ------------------------------------------------------------------------- listing
+
+
+def _package_dirs(models_dir: Path) -> list[Path]:
+    try:
+        entries = sorted(os.scandir(models_dir), key=lambda e: e.name)
+    except FileNotFoundError:
+        return []
+    return [
+        Path(e.path)
+        for e in entries
+        if not e.name.startswith(".") and e.is_dir(follow_symlinks=False)
+    ]
+
+
+def _stat_key(path: Path) -> str:
+    try:
+        st = path.stat()
+    except OSError:
+        return "-"
+    return f"{st.st_ino}:{st.st_mtime_ns}:{st.st_size}"
+
+
+def fingerprint(models_dir: Path) -> tuple[tuple[str, str], ...]:
+    """Cheap summary of what is installed: changes when a package is added, removed
+    or replaced (a few ``stat`` calls per package)."""
+    return tuple(
+        (
+            d.name,
+            "|".join(_stat_key(p) for p in (d, d / "metadata.json", d / "model" / "model.bin")),
+        )
+        for d in _package_dirs(Path(models_dir))
+    )
+
+
+def _read_metadata(folder: Path) -> dict[str, Any]:
+    path = folder / "metadata.json"
+    try:
+        if path.stat().st_size > MAX_METADATA_BYTES:
+            raise ModelError(f"{path}: metadata.json is larger than {MAX_METADATA_BYTES} bytes")
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ModelError(f"{folder}: no metadata.json") from exc
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelError(f"{path}: unreadable metadata.json: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ModelError(f"{path}: metadata.json is not a JSON object")
+    return data
+
+
+def _size(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file() and not p.is_symlink())
+
+
+def _info(folder: Path) -> PackageInfo:
+    meta = _read_metadata(folder)
+    problems = _metadata_problems(meta)
+    if problems:
+        raise ModelError(f"{folder / 'metadata.json'}: {'; '.join(problems)}")
+    name = f"{meta.get('type', 'translate')}-{meta['from_code']}_{meta['to_code']}"
+    return PackageInfo(
+        name=name,
+        from_code=meta["from_code"],
+        to_code=meta["to_code"],
+        version=str(meta["package_version"]),
+        size_bytes=_size(folder),
+        path=folder,
+        target_prefix=str(meta.get("target_prefix") or ""),
+        stamp="|".join(
+            _stat_key(p) for p in (folder, folder / "metadata.json", folder / "model" / "model.bin")
+        ),
+    )
+
+
+def installed(models_dir: Path) -> list[PackageInfo]:
+    """Installed translate packages, by pair (broken folders are logged and skipped)."""
+    out = []
+    for d in _package_dirs(Path(models_dir)):
+        try:
+            out.append(_info(d))
+        except ModelError as exc:
+            log.warning("model-skipped path=%s reason=%s", d, exc)
+    return sorted(out, key=lambda p: (p.from_code, p.to_code, _version_key(p.version)))
+
+
+def _version_key(version: str) -> tuple[Any, ...]:
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        return (1, Version(version), version)
+    except InvalidVersion:
+        return (0, version, version)
+
+
+def newest(packages: Sequence[PackageInfo], from_code: str, to_code: str) -> PackageInfo | None:
+    found = [p for p in packages if (p.from_code, p.to_code) == (from_code, to_code)]
+    return max(found, key=lambda p: _version_key(p.version)) if found else None
+
+
+def route(
+    packages: Sequence[PackageInfo], from_code: str, to_code: str
+) -> list[PackageInfo] | None:
+    """The packages that translate from → to: the direct one, else two legs through
+    English; None when not installed."""
+    src, dst = code_of(from_code), code_of(to_code)
+    direct = newest(packages, src, dst)
+    if direct is not None:
+        return [direct]
+    if PIVOT in (src, dst):
+        return None
+    first, second = newest(packages, src, PIVOT), newest(packages, PIVOT, dst)
+    return [first, second] if first and second else None
+
+
+# -------------------------------------------------------------------- verification
+
+
+def _argos() -> ModuleType:
+    """``argostranslate.package``, imported with its folders kept out of ``$HOME``."""
+    if "argostranslate.package" not in sys.modules:
+        private = Path(tempfile.gettempdir()) / f"syncd-argos-{os.getuid()}"
+        saved = {
+            k: os.environ.get(k) for k in ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME")
+        }
+        for k, v in saved.items():
+            if v is None:
+                os.environ[k] = str(private / k.lower())
+        try:
+            import argostranslate.package  # noqa: F401
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+    return sys.modules["argostranslate.package"]
+
+
+def _metadata_problems(meta: dict[str, Any], expect: dict[str, Any] | None = None) -> list[str]:
+    problems = []
+    for key in ("from_code", "to_code"):
+        value = meta.get(key)
+        if not isinstance(value, str) or not _CODE_RE.match(value):
+            problems.append(f"{key} missing or not a language code: {value!r}")
+    version = meta.get("package_version")
+    if not isinstance(version, str) or not _VERSION_RE.match(version):
+        problems.append(f"package_version missing or malformed: {version!r}")
+    if meta.get("type", "translate") != "translate":
+        problems.append(f"type is {meta.get('type')!r}, not 'translate'")
+    if not problems and meta["from_code"] == meta["to_code"]:
+        problems.append("from_code and to_code are the same")
+    prefix = meta.get("target_prefix", "")
+    if prefix is not None and not isinstance(prefix, str):
+        problems.append("target_prefix is not a string")
+    for key, want in (expect or {}).items():
+        if meta.get(key) != want:
+            problems.append(f"{key} is {meta.get(key)!r}, the index says {want!r}")
+    return problems
+
+
+def verify_folder(folder: Path, expect: dict[str, Any] | None = None) -> PackageInfo:
+    """Check an extracted package: metadata, files, and that the models load and run."""
+    meta = _read_metadata(folder)
+    problems = _metadata_problems(meta, expect)
+    if problems:
+        raise ModelError(f"{folder.name}: metadata.json: {'; '.join(problems)}")
+    if not (folder / "sentencepiece.model").is_file():
+        hint = (
+            " (it has bpe.model: BPE packages are not supported)"
+            if (folder / "bpe.model").exists()
+            else ""
+        )
+        raise ModelError(f"{folder.name}: no sentencepiece.model{hint}")
+    if not (folder / "model" / "model.bin").is_file():
+        raise ModelError(f"{folder.name}: no model/model.bin (not a CTranslate2 model)")
+    try:
+        _argos().Package(folder)
+    except Exception as exc:  # argostranslate raises bare Exceptions
+        raise ModelError(f"{folder.name}: argostranslate cannot read it: {exc}") from exc
+    import ctranslate2
+    import sentencepiece as spm
+
+    try:
+        sp = spm.SentencePieceProcessor(model_file=str(folder / "sentencepiece.model"))
+        pieces = sp.encode("Test", out_type=str) or ["▁"]
+    except (OSError, RuntimeError) as exc:
+        raise ModelError(f"{folder.name}: sentencepiece.model does not load: {exc}") from exc
+    try:
+        translator = ctranslate2.Translator(
+            str(folder / "model"), device="cpu", inter_threads=1, intra_threads=1
+        )
+        translator.translate_batch([pieces], beam_size=1, max_decoding_length=8)
+        del translator
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise ModelError(f"{folder.name}: the CTranslate2 model does not load: {exc}") from exc
+    return _info(folder)
+
+
+def _check_archive(path: Path, max_bytes: int) -> tuple[zipfile.ZipFile, str]:
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise ModelError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    if size > max_bytes:
+        raise ModelError(f"{path}: {size} bytes, more than the limit of {max_bytes}")
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise ModelError(f"{path}: not an Argos package (not a zip archive): {exc}") from exc
+    try:
+        infos = zf.infolist()
+        if not infos:
+            raise ModelError(f"{path}: empty archive")
+        if len(infos) > MAX_FILES:
+            raise ModelError(f"{path}: {len(infos)} entries, more than {MAX_FILES}")
+        total = sum(i.file_size for i in infos)
+        if total > MAX_UNPACKED_BYTES:
+            raise ModelError(f"{path}: unpacks to {total} bytes, more than {MAX_UNPACKED_BYTES}")
+        tops: set[str] = set()
+        seen: set[str] = set()
+        for info in infos:
+            name = info.filename
+            parts = name.rstrip("/").split("/")
+            if (
+                not name
+                or "\\" in name
+                or "\0" in name
+                or name.startswith("/")
+                or re.match(r"^[A-Za-z]:", name)
+                or any(p in ("", ".", "..") for p in parts)
+            ):
+                raise ModelError(f"{path}: unsafe path in archive: {name!r}")
+            mode = info.external_attr >> 16
+            if stat.S_ISLNK(mode) or (mode and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))):
+                raise ModelError(f"{path}: links and special files are not allowed: {name!r}")
+            if info.flag_bits & 0x1:
+                raise ModelError(f"{path}: encrypted entry: {name!r}")
+            if name.rstrip("/").lower() in seen:
+                raise ModelError(f"{path}: duplicate entry: {name!r}")
+            seen.add(name.rstrip("/").lower())
+            if len(parts) == 1 and not info.is_dir():
+                raise ModelError(f"{path}: file outside the package folder: {name!r}")
+            tops.add(parts[0])
+        if len(tops) != 1:
+            raise ModelError(f"{path}: expected one top-level folder, found {sorted(tops)}")
+        top = tops.pop()
+        if not _FOLDER_RE.match(top):
+            raise ModelError(f"{path}: unsafe package folder name {top!r}")
+        if f"{top}/metadata.json" not in {i.filename for i in infos}:
+            raise ModelError(f"{path}: no {top}/metadata.json")
+        return zf, top
+    except BaseException:
+        zf.close()
+        raise
+
+
+def _extract(zf: zipfile.ZipFile, dest: Path, source: Path) -> None:
+    written = 0
+    for info in zf.infolist():
+        target = dest.joinpath(*info.filename.rstrip("/").split("/"))
+        if info.is_dir():
+            target.mkdir(parents=True, exist_ok=True)
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with zf.open(info) as src, open(target, "xb") as out:
+                while chunk := src.read(1 << 20):
+                    written += len(chunk)
+                    if written > MAX_UNPACKED_BYTES:
+                        raise ModelError(
+                            f"{source}: unpacks to more than {MAX_UNPACKED_BYTES} bytes"
+                        )
+                    out.write(chunk)
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError) as exc:
+            raise ModelError(f"{source}: damaged archive at {info.filename!r}: {exc}") from exc
+
+
+# ----------------------------------------------------------------------- installing
+
+
+@contextlib.contextmanager
+def _locked(models_dir: Path) -> Iterator[None]:
+    import fcntl
+
+    models_dir.mkdir(parents=True, exist_ok=True)
+    with open(models_dir / ".lock", "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            for stale in models_dir.glob(".staging-*"):  # left by an install that crashed
+                shutil.rmtree(stale, ignore_errors=True)
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _install_archive(
+    models_dir: Path, archive: Path, expect: dict[str, Any] | None = None
+) -> PackageInfo:
+    zf, top = _check_archive(archive, MAX_ARCHIVE_BYTES)
+    with zf, _locked(models_dir):
+        staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=models_dir))
+        try:
+            _extract(zf, staging, archive)
+            info = verify_folder(staging / top, expect)
+            final = models_dir / top
+            old = [
+                p
+                for p in installed(models_dir)
+                if (p.from_code, p.to_code) == (info.from_code, info.to_code)
+            ]
+            if final.exists():  # same folder name: swap (a moment without the pair)
+                os.rename(final, staging / f"old-{top}")
+            os.rename(staging / top, final)
+            for p in old:  # then retire the other versions of the pair
+                if p.path != final and p.path.exists():
+                    os.rename(p.path, staging / f"old-{p.path.name}")
+            log.info("model-installed name=%s version=%s path=%s", info.name, info.version, final)
+            return _info(final)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def install_file(models_dir: Path, path: Path) -> list[PackageInfo]:
+    """Install a ``.argosmodel`` file, or every ``.argosmodel`` in a folder."""
+    models_dir, path = Path(models_dir), Path(path)
+    if path.is_dir():
+        files = sorted(path.glob("*.argosmodel"))
+        if not files:
+            raise ModelError(f"{path}: no .argosmodel files in this folder")
+        return [_install_archive(models_dir, f) for f in files]
+    return [_install_archive(models_dir, path)]
+
+
+def _stream(url: str, out: BinaryIO, *, timeout: float, max_bytes: int, what: str) -> None:
+    """GET ``url`` into ``out``: bounded in time and size, redirects followed (≤ 5)."""
+    import httpx
+
+    from .. import __version__
+
+    headers = {"User-Agent": f"syncd/{__version__} (model installer)"}
+    client = httpx.Client(timeout=timeout, follow_redirects=True, max_redirects=5, headers=headers)
+    try:
+        with client, client.stream("GET", url) as resp:
+            if resp.status_code != 200:
+                raise ModelError(f"{what} {url}: HTTP {resp.status_code}")
+            declared = resp.headers.get("Content-Length", "")
+            if declared.isdigit() and int(declared) > max_bytes:
+                raise ModelError(
+                    f"{what} {url}: {declared} bytes, more than the limit of {max_bytes}"
+                )
+            got = 0
+            for chunk in resp.iter_bytes(1 << 20):
+                got += len(chunk)
+                if got > max_bytes:
+                    raise ModelError(f"{what} {url}: more than the limit of {max_bytes} bytes")
+                out.write(chunk)
+    except httpx.HTTPError as exc:
+        raise ModelError(f"{what} {url} cannot be fetched: {exc}") from exc
+
+
+def install_url(
+    models_dir: Path,
+    url: str,
+    *,
+    timeout: float = DOWNLOAD_TIMEOUT,
+    max_bytes: int = MAX_ARCHIVE_BYTES,
+    expect: dict[str, Any] | None = None,
+) -> list[PackageInfo]:
+    """Download a ``.argosmodel`` (bounded in time and size), verify it, install it."""
+    if not url.startswith(("http://", "https://")):
+        raise ModelError(f"{url}: only http(s) URLs can be installed")
+    models_dir = Path(models_dir)
+    models_dir.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".download-", suffix=".argosmodel", dir=models_dir)
+    os.close(fd)
+    try:
+        with open(tmp, "wb") as out:
+            _stream(url, out, timeout=timeout, max_bytes=max_bytes, what="package")
+        return [_install_archive(models_dir, Path(tmp), expect)]
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def fetch_index(index_url: str, *, timeout: float = DOWNLOAD_TIMEOUT) -> list[dict[str, Any]]:
+    """The package index (``<index_url>index.json``) as a list of package metadata."""
+    url = index_url if index_url.endswith(".json") else index_url.rstrip("/") + "/index.json"
+    buf = io.BytesIO()
+    _stream(url, buf, timeout=timeout, max_bytes=MAX_INDEX_BYTES, what="package index")
+    body = buf.getvalue()
+    try:
+        data = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelError(f"package index {url}: not JSON: {exc}") from exc
+    if not isinstance(data, list):
+        raise ModelError(f"package index {url}: expected a JSON list of packages")
+    return [e for e in data if isinstance(e, dict) and not _metadata_problems(e)]
+
+
+def install_pair(
+    models_dir: Path,
+    index_url: str,
+    from_code: str,
+    to_code: str,
+    *,
+    timeout: float = DOWNLOAD_TIMEOUT,
+) -> list[PackageInfo]:
+    """Install from the package index what translates from → to: the direct package,
+    else both legs through English. Returns the packages that now serve the pair
+    (already up-to-date ones are not downloaded again)."""
+    src, dst = code_of(from_code), code_of(to_code)
+    index = fetch_index(index_url, timeout=timeout)
+
+    def best(a: str, b: str) -> dict[str, Any] | None:
+        found = [e for e in index if (e["from_code"], e["to_code"]) == (a, b) and e.get("links")]
+        return max(found, key=lambda e: _version_key(e["package_version"])) if found else None
+
+    direct = best(src, dst)
+    if direct is not None:
+        wanted = [direct]
+    else:
+        legs = [best(src, PIVOT), best(PIVOT, dst)] if PIVOT not in (src, dst) else [None]
+        if any(leg is None for leg in legs):
+            raise ModelError(
+                f"the package index at {index_url} has no {src}→{dst} package"
+                + (f", nor {src}→{PIVOT} and {PIVOT}→{dst}" if PIVOT not in (src, dst) else "")
+            )
+        wanted = [leg for leg in legs if leg is not None]
+    out: list[PackageInfo] = []
+    for entry in wanted:
+        have = newest(installed(Path(models_dir)), entry["from_code"], entry["to_code"])
+        if have is not None and _version_key(have.version) >= _version_key(
+            entry["package_version"]
+        ):
+            out.append(have)
+            continue
+        expect = {k: entry[k] for k in ("from_code", "to_code", "package_version")}
+        errors = []
+        for link in entry["links"]:
+            try:
+                out.extend(install_url(Path(models_dir), str(link), timeout=timeout, expect=expect))
+                break
+            except ModelError as exc:
+                errors.append(str(exc))
+        else:
+            raise ModelError(
+                f"{entry['from_code']}→{entry['to_code']}: every link failed: {'; '.join(errors)}"
+            )
+    return out
+
+
+def remove(models_dir: Path, from_code: str, to_code: str) -> list[PackageInfo]:
+    """Remove the installed package(s) for from → to."""
+    models_dir = Path(models_dir)
+    src, dst = code_of(from_code), code_of(to_code)
+    with _locked(models_dir):
+        pkgs = installed(models_dir)
+        gone = [p for p in pkgs if (p.from_code, p.to_code) == (src, dst)]
+        if not gone:
+            legs = route(pkgs, src, dst)
+            via = (
+                f"; {src}→{dst} is served through English by {legs[0].name} and {legs[1].name}:"
+                f" remove those ({src} {PIVOT}, {PIVOT} {dst}) to drop it"
+                if legs
+                else ""
+            )
+            raise ModelError(f"no installed package for {src}→{dst}{via}")
+        staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=models_dir))
+        try:
+            for p in gone:
+                os.rename(p.path, staging / p.path.name)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    return gone
