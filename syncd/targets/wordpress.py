@@ -211,7 +211,7 @@ class WordPressTarget:
     def find(self, draft: Draft) -> Remote | None:
         common = {
             "status": FIND_STATUSES,
-            "context": "edit",
+            "context": "view",  # edit would hide posts we may no longer edit
             "orderby": "id",
             "order": "asc",
             "per_page": 100,

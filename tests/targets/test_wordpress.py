@@ -60,6 +60,20 @@ def test_killed_after_wordpress_accepted_the_create_the_next_run_adopts_it(
     assert [p["id"] for p in wp.list_posts()] == [int(created.remote_id)]
 
 
+@pytest.mark.parametrize("status", ["publish", "private", "pending"])
+def test_find_sees_a_draft_an_editor_moved_on_so_it_is_never_recreated(
+    wp: Any, wp_target: Any, status: str
+) -> None:
+    # context=edit would hide posts the bot may no longer edit (published ones)
+    t = wp_target()
+    d = draft()
+    remote = t.create(d)
+    wp.editor_edit(int(remote.remote_id), status=status)
+    found = t.find(d)
+    assert found is not None and found.remote_id == remote.remote_id
+    assert t.inspect(found) is not RemoteStatus.OURS
+
+
 def test_find_sees_a_trashed_draft_so_it_is_never_recreated(wp: Any, wp_target: Any) -> None:
     t = wp_target()
     d = draft()
