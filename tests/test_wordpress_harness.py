@@ -175,6 +175,17 @@ def test_source_query_follows_editor_publish_and_trash(
 # ---------------------------------------------------------------------------- least privilege
 
 
+def test_bot_role_is_least_privilege(wp: WordPressServer, bot: httpx.Client) -> None:
+    me = bot.get("/wp/v2/users/me", params={"context": "edit"}).json()
+    assert me["roles"] == ["syncd_bot"]
+    assert {cap for cap, granted in me["capabilities"].items() if granted} == {
+        "read",
+        "edit_posts",
+        "upload_files",
+        "syncd_bot",  # WordPress lists the role name among the capabilities
+    }
+
+
 @pytest.mark.parametrize(
     ("status", "extra"),
     [("publish", {}), ("private", {}), ("future", {"date_gmt": "2039-01-01T00:00:00"})],
