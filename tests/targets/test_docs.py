@@ -1,0 +1,24 @@
+"""Docs that cannot rot: every config key of every target kind is in docs/targets.md."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+
+import pytest
+
+from syncd.targets import KINDS, kind_module
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "targets.md"
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_every_option_is_documented_under_its_kind(kind: str) -> None:
+    text = DOC.read_text(encoding="utf-8")
+    m = re.search(rf'^## `kind = "{kind}"`\n(.*?)(?=^## )', text, re.S | re.M)
+    assert m, f'docs/targets.md has no section ## `kind = "{kind}"`'
+    for f in dataclasses.fields(kind_module(kind).Options):
+        assert re.search(rf"^\| `{f.name}` \| .+ \| .+ \| .+ \|$", m.group(1), re.M), (
+            f"{kind}.{f.name} is not in the table of docs/targets.md"
+        )
