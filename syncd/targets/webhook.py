@@ -26,6 +26,9 @@ not ``inspectable``. Its meaning of the ``Target`` contract:
 
 ``Remote.remote_id`` is the marker, ``fingerprint`` the webhook-id of the last version
 delivered, ``url`` what the receiver answered as ``{"url": …}`` (optional).
+
+``own_client``, ``resolve`` and ``credential_hash`` are shared with the other HTTP
+targets (wordpress).
 """
 
 from __future__ import annotations
@@ -135,6 +138,23 @@ def own_client(timeout: Duration) -> httpx.Client:
     )
 
 
+def resolve(target_id: str, secret: Secret, what: str) -> str:
+    """The secret's value; an unset variable or unreadable file is the target's auth error."""
+    try:
+        return secret.resolve()
+    except ConfigError as exc:
+        raise TargetAuthError(target_id, f"{what}: {exc}") from exc
+
+
+def credential_hash(secret: Secret, *parts: str) -> str:
+    """16 hex that change with ``parts`` and the secret's value, revealing neither."""
+    try:
+        value = secret.resolve()
+    except ConfigError:
+        value = f"unresolved {secret!r}"
+    return hashlib.sha256("\x00".join((*parts, value)).encode()).hexdigest()[:16]
+
+
 class WebhookTarget:
     inspectable = False
 
@@ -152,20 +172,12 @@ class WebhookTarget:
             self.http.close()
 
     def _secret(self) -> str:
-        try:
-            return self.opts.secret.resolve()
-        except ConfigError as exc:
-            raise TargetAuthError(self.id, f"webhook secret: {exc}") from exc
+        return resolve(self.id, self.opts.secret, "webhook secret")
 
     @property
     def credential_id(self) -> str:
         """Changes when the URL or the secret changes; never reveals the secret."""
-        try:
-            secret = self.opts.secret.resolve()
-        except ConfigError:
-            secret = f"unresolved {self.opts.secret!r}"
-        raw = f"{self.opts.url}\x00{secret}".encode()
-        return hashlib.sha256(raw).hexdigest()[:16]
+        return credential_hash(self.opts.secret, self.opts.url)
 
     def _post(self, draft: Draft, event: str) -> Remote:
         msg_id = webhook_id(draft)

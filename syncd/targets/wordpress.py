@@ -38,11 +38,11 @@ import httpx
 
 from .. import logs
 from ..config import CityConfig, Duration, HttpConfig, Secret
-from ..errors import ConfigError, SourceError, TargetAuthError, TargetRejected, TargetRetryable
+from ..errors import SourceError, TargetAuthError, TargetRejected, TargetRetryable
 from ..models import Draft, Remote, RemoteStatus
 from ..sanitize import clean_html, escape
 from ..sources.http import PoliteClient, parse_retry_after
-from .webhook import own_client
+from .webhook import credential_hash, own_client, resolve
 
 log = logs.get(__name__)
 
@@ -127,20 +127,12 @@ class WordPressTarget:
     # ------------------------------------------------------------------ HTTP
 
     def _password(self) -> str:
-        try:
-            return self.opts.password.resolve()
-        except ConfigError as exc:
-            raise TargetAuthError(self.id, f"application password: {exc}") from exc
+        return resolve(self.id, self.opts.password, "application password")
 
     @property
     def credential_id(self) -> str:
         """Changes when url, user or password change; never reveals the password."""
-        try:
-            password = self.opts.password.resolve()
-        except ConfigError:
-            password = f"unresolved {self.opts.password!r}"
-        raw = f"{self.opts.url}\x00{self.opts.user}\x00{password}".encode()
-        return hashlib.sha256(raw).hexdigest()[:16]
+        return credential_hash(self.opts.password, self.opts.url, self.opts.user)
 
     def _send(
         self, method: str, route: str, params: dict[str, Any] | None = None, **kw: Any
