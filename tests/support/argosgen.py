@@ -62,23 +62,25 @@ ones).
   to the identity (gamma = std, beta = mean).
 * Encoder layer 0's FFN rewrites the key of the source ``</s>`` (appended by
   ``add_source_eos``) at position ``n`` into "every position >= n".
-* Decoder step ``t`` queries its own position code.  Scores are
-  ``30 * (matching code entries)``: at ``t < n`` the source token at ``t`` wins by
-  30 (softmax weight of any other position < e**-30); at ``t >= n`` only the
-  ``</s>`` row matches fully, so every beam ends exactly at step ``n``, as
-  argostranslate's defaults (beam 4, ``length_penalty=0.2``, which disables
-  early exit) need.  Every head attends the same way; head 0 of layer 0 is the
-  alignment head used by ``replace_unknowns``.
+* Decoder step ``t`` queries its own position code; a score is 30 per matching
+  code entry.  At ``t < n`` position ``t`` scores 60 and every other row at most
+  30 (softmax weight < 512 * e**-30 off target); at ``t >= n`` the ``</s>`` row
+  scores 60 or 90 and every other row at most 30.  So the best beam ends at step
+  ``n`` and the alternatives one step later, as argostranslate's defaults need
+  (beam 4 and ``length_penalty=0.2``, which disables CTranslate2's early exit).
+  Every head attends the same way; head 0 of layer 0 is the alignment head used
+  by ``replace_unknowns``.
 * The values copy the token one-hot into the decoder; the output projection
   maps piece ``i`` to ``dictionary.get(i, i)`` with a logit of 30.
 
 All inputs of the functional int8 matrix products are 0 or 1 and every
 functional weight row has a single magnitude, so int8 quantization is exact
 (tests/test_argosgen.py and bench/make_argos_size_model.py check the built
-files).  ``argos`` weighs 124 MB of model.bin against 83 MB for Argos's real
-en_zh 1.9: real models tie their three embedding matrices, these cannot (each
-has a different job); the extra tables are only gathered, so the cost per token
-is the same.
+files).  ``argos`` writes a 124 MB model.bin where Argos's real en_zh 1.9 has
+83 MB, presumably because real models share their embedding tables; here the
+encoder embeddings, decoder embeddings and output projection each do a
+different job.  Embedding tables are only gathered, so the cost per token is
+unchanged.
 """
 
 from __future__ import annotations
@@ -505,9 +507,10 @@ def build_ctranslate2_model(
         b0[u] = -1.0
         w1[key0 + 2 * _HI + l_, u] = 1.0
         w1[comp0 + 2 * _HI + l_, u] = -1.0
-    if cfg.noise:
+    if cfg.noise:  # the other units are pass-through noise like the other layers'
         w0[_HI + _LO :] = layer.ffn.linear_0.weight[_HI + _LO :]
         b0[_HI + _LO :] = layer.ffn.linear_0.bias[_HI + _LO :]
+        w1[:, _HI + _LO :] = layer.ffn.linear_1.weight[:, _HI + _LO :]
     layer.ffn.linear_0.weight = w0
     layer.ffn.linear_0.bias = b0
     layer.ffn.linear_1.weight = w1
