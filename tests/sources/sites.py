@@ -61,7 +61,12 @@ def read(name: str) -> str:
 
 
 def html(
-    text: str, *, encoding: str = "utf-8", ctype: str | None = "text/html; charset=utf-8", status: int = 200, **headers: str
+    text: str,
+    *,
+    encoding: str = "utf-8",
+    ctype: str | None = "text/html; charset=utf-8",
+    status: int = 200,
+    **headers: str,
 ) -> Callable[[Request], Reply]:
     """A handler answering ``text`` encoded as ``encoding`` with that Content-Type."""
     body = text.encode(encoding)
@@ -85,7 +90,9 @@ def jinhua_site(server: LoopbackServer) -> list[dict[str, str]]:
     proxy = read("jinhua/proxy.xml").encode()
 
     def dataproxy(req: Request) -> Reply:
-        posts.append(dict(urllib.parse.parse_qsl(req.body.decode())) | {"?": req.path.split("?", 1)[1]})
+        posts.append(
+            dict(urllib.parse.parse_qsl(req.body.decode())) | {"?": req.path.split("?", 1)[1]}
+        )
         return Reply(200, proxy, {"Content-Type": "text/xml;charset=UTF-8"})
 
     server.routes[JINHUA_PROXY] = dataproxy
@@ -148,8 +155,11 @@ class Clock:
         return self.now
 
 
-def client(config: HttpConfig | None = None, clock: Callable[[], datetime] | None = None) -> PoliteClient:
+def client(
+    config: HttpConfig | None = None, clock: Callable[[], datetime] | None = None
+) -> PoliteClient:
     return PoliteClient(
-        config or HttpConfig(allow_private=True, host_delay=Duration(0), timeout=Duration(seconds=5)),
+        config
+        or HttpConfig(allow_private=True, host_delay=Duration(0), timeout=Duration(seconds=5)),
         clock=clock or Clock(),
     )

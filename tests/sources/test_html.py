@@ -46,7 +46,13 @@ def dueren(
     clock: Clock | None = None,
     **options: Any,
 ) -> HtmlSource:
-    table = {"id": "dueren-presse", "kind": "html", "url": server.url + DUEREN_LIST, **DUEREN_OPTIONS, **options}
+    table = {
+        "id": "dueren-presse",
+        "kind": "html",
+        "url": server.url + DUEREN_LIST,
+        **DUEREN_OPTIONS,
+        **options,
+    }
     cfg = load(tmp_path, ("dueren", table))
     src, city = source(cfg, "dueren-presse")
     c = client(http, clock)
@@ -54,7 +60,9 @@ def dueren(
     return make(src, city, c)
 
 
-def test_typo3_press_list_and_detail_pages_give_items(tmp_path: Path, server: LoopbackServer) -> None:
+def test_typo3_press_list_and_detail_pages_give_items(
+    tmp_path: Path, server: LoopbackServer
+) -> None:
     dueren_site(server)
     result = dueren(tmp_path, server).fetch(SourceState())
     base = server.url + DUEREN_DETAIL
@@ -69,21 +77,38 @@ def test_typo3_press_list_and_detail_pages_give_items(tmp_path: Path, server: Lo
     assert radwege.title == "Neue Radwege in der Innenstadt"
     # metadata beats the list: article:published_time 09:30+01:00, not the list's date
     assert radwege.published == datetime(2024, 3, 22, 8, 30, tzinfo=UTC)
-    assert radwege.summary == "Düren. Die Stadt Düren baut in diesem Jahr drei neue Radwege in der Innenstadt."
+    assert (
+        radwege.summary
+        == "Düren. Die Stadt Düren baut in diesem Jahr drei neue Radwege in der Innenstadt."
+    )
     assert "verbinden den Bahnhof" in radwege.body_html
     assert f'href="{server.url}/verkehr/radverkehrskonzept"' in radwege.body_html  # made absolute
-    for bad in ("<script", "onclick", "onerror", "javascript:", "eingeschleust", "Teilen", "Weitere Meldungen"):
+    for bad in (
+        "<script",
+        "onclick",
+        "onerror",
+        "javascript:",
+        "eingeschleust",
+        "Teilen",
+        "Weitere Meldungen",
+    ):
         assert bad not in radwege.body_html
-    assert [i.url for i in radwege.images] == [f"{server.url}/fileadmin/_processed_/radweg-plan.jpg"]
+    assert [i.url for i in radwege.images] == [
+        f"{server.url}/fileadmin/_processed_/radweg-plan.jpg"
+    ]
     assert radwege.flags == ()
     # no body where the selector looks: the generic extractor takes over, flagged
     assert bibliothek.flags == ("generic-extractor",)
     assert "samstags von 10 bis 14 Uhr" in bibliothek.body_html
     assert "Kaiserplatz 2–4" not in bibliothek.body_html  # page chrome stays out
     assert bibliothek.title == "Stadtbibliothek verlängert Öffnungszeiten"  # from the list
-    assert bibliothek.published == datetime(2024, 3, 20, 23, 0, tzinfo=UTC)  # list date, Berlin midnight
+    assert bibliothek.published == datetime(
+        2024, 3, 20, 23, 0, tzinfo=UTC
+    )  # list date, Berlin midnight
     assert sperrung.flags == ("tiny-body",)
-    assert haushalt.published == datetime(2024, 3, 15, 15, 45, tzinfo=UTC)  # <meta name="date">, local
+    assert haushalt.published == datetime(
+        2024, 3, 15, 15, 45, tzinfo=UTC
+    )  # <meta name="date">, local
     assert any("generic extractor used" in w for w in result.warnings)
     assert any("tiny body" in w for w in result.warnings)
     assert result.entry_errors == ()
@@ -102,7 +127,9 @@ def test_canonical_url_drops_tracking_default_port_and_fragment() -> None:
     assert canonical_url("http://h/p?x=1&x=2&gclid=9") == "http://h/p?x=1&x=2"
 
 
-def test_changed_markup_is_a_layout_alert_not_silence(tmp_path: Path, server: LoopbackServer) -> None:
+def test_changed_markup_is_a_layout_alert_not_silence(
+    tmp_path: Path, server: LoopbackServer
+) -> None:
     dueren_site(server)
     relaunched = read("dueren/list.html").replace("news-list-view", "nachrichten-liste")
     server.routes[DUEREN_LIST] = html(relaunched)
@@ -112,7 +139,9 @@ def test_changed_markup_is_a_layout_alert_not_silence(tmp_path: Path, server: Lo
     assert ".news-list-view .article" in info.value.reason
 
 
-def test_entries_without_allowed_links_are_a_layout_alert(tmp_path: Path, server: LoopbackServer) -> None:
+def test_entries_without_allowed_links_are_a_layout_alert(
+    tmp_path: Path, server: LoopbackServer
+) -> None:
     dueren_site(server)
     with pytest.raises(SourceAlert) as info:
         dueren(tmp_path, server, allow="/no-such-path/").fetch(SourceState())
@@ -121,14 +150,22 @@ def test_entries_without_allowed_links_are_a_layout_alert(tmp_path: Path, server
 
 def test_empty_article_pages_are_a_layout_alert(tmp_path: Path, server: LoopbackServer) -> None:
     dueren_site(server)
-    for slug in ("neue-radwege-in-der-innenstadt", "stadtbibliothek-oeffnungszeiten", "strassensperrung"):
-        server.routes[DUEREN_DETAIL + slug] = html("<html><body><div class='news-text-wrap'></div></body></html>")
+    for slug in (
+        "neue-radwege-in-der-innenstadt",
+        "stadtbibliothek-oeffnungszeiten",
+        "strassensperrung",
+    ):
+        server.routes[DUEREN_DETAIL + slug] = html(
+            "<html><body><div class='news-text-wrap'></div></body></html>"
+        )
     with pytest.raises(SourceAlert) as info:
         dueren(tmp_path, server, pages=1).fetch(SourceState())
     assert info.value.reason == "layout changed: no article body found on any of 3 articles"
 
 
-def test_one_empty_article_is_an_entry_error_the_rest_go_on(tmp_path: Path, server: LoopbackServer) -> None:
+def test_one_empty_article_is_an_entry_error_the_rest_go_on(
+    tmp_path: Path, server: LoopbackServer
+) -> None:
     dueren_site(server)
     server.routes[DUEREN_DETAIL + "strassensperrung"] = html("<html><body></body></html>")
     server.routes[DUEREN_DETAIL + "haushalt-2024"] = lambda req: Reply(404, b"gone")
@@ -181,7 +218,10 @@ def test_a_challenge_on_an_article_stops_the_source(tmp_path: Path, server: Loop
 @pytest.mark.parametrize(
     ("route", "reason"),
     [
-        (lambda req: Reply(401, b"", {"WWW-Authenticate": "Basic"}), "login required; not bypassed (HTTP 401)"),
+        (
+            lambda req: Reply(401, b"", {"WWW-Authenticate": "Basic"}),
+            "login required; not bypassed (HTTP 401)",
+        ),
         (lambda req: Reply(403, b"<p>Forbidden</p>"), "access denied (HTTP 403); not bypassed"),
         (
             html("<form><input name=u><input type=password name=p></form>"),
@@ -189,7 +229,9 @@ def test_a_challenge_on_an_article_stops_the_source(tmp_path: Path, server: Loop
         ),
     ],
 )
-def test_login_walls_are_reported(tmp_path: Path, server: LoopbackServer, route: Any, reason: str) -> None:
+def test_login_walls_are_reported(
+    tmp_path: Path, server: LoopbackServer, route: Any, reason: str
+) -> None:
     server.routes[DUEREN_LIST] = route
     with pytest.raises(SourceAlert) as info:
         dueren(tmp_path, server).fetch(SourceState())
@@ -197,7 +239,9 @@ def test_login_walls_are_reported(tmp_path: Path, server: LoopbackServer, route:
 
 
 def test_redirect_to_a_login_page_is_a_login_wall(tmp_path: Path, server: LoopbackServer) -> None:
-    server.routes[DUEREN_LIST] = lambda req: Reply(302, b"", {"Location": "/user/login?redirect=/presse"})
+    server.routes[DUEREN_LIST] = lambda req: Reply(
+        302, b"", {"Location": "/user/login?redirect=/presse"}
+    )
     server.routes["/user/login"] = html("<html><body><h1>Anmelden</h1></body></html>")
     with pytest.raises(SourceAlert) as info:
         dueren(tmp_path, server).fetch(SourceState())
@@ -206,15 +250,19 @@ def test_redirect_to_a_login_page_is_a_login_wall(tmp_path: Path, server: Loopba
 
 def test_redirect_to_another_host_is_refused(tmp_path: Path, server: LoopbackServer) -> None:
     dueren_site(server)
-    away = "http://localhost:{}/elsewhere".format(server.port)  # same server, another host name
-    server.routes[DUEREN_DETAIL + "strassensperrung"] = lambda req: Reply(301, b"", {"Location": away})
+    away = f"http://localhost:{server.port}/elsewhere"  # same server, another host name
+    server.routes[DUEREN_DETAIL + "strassensperrung"] = lambda req: Reply(
+        301, b"", {"Location": away}
+    )
     result = dueren(tmp_path, server).fetch(SourceState())
     assert len(result.items) == 3
     assert any("redirect to a host that is not allowed" in e for e in result.entry_errors)
     assert not server.hits("/elsewhere")
 
 
-def test_private_addresses_are_refused_unless_allowed(tmp_path: Path, server: LoopbackServer) -> None:
+def test_private_addresses_are_refused_unless_allowed(
+    tmp_path: Path, server: LoopbackServer
+) -> None:
     dueren_site(server)
     strict = HttpConfig(allow_private=False, host_delay=Duration(0), timeout=Duration(seconds=5))
     with pytest.raises(FetchError, match="loopback/private"):
@@ -237,9 +285,13 @@ def test_robots_txt_is_honoured_and_cached(tmp_path: Path, server: LoopbackServe
     assert len(server.hits("/robots.txt")) == 1  # cached
 
 
-def test_robots_txt_disallowing_the_list_is_an_alert(tmp_path: Path, server: LoopbackServer) -> None:
+def test_robots_txt_disallowing_the_list_is_an_alert(
+    tmp_path: Path, server: LoopbackServer
+) -> None:
     dueren_site(server)
-    server.routes["/robots.txt"] = html("User-agent: *\nDisallow: /verwaltung-politik/\n", ctype="text/plain")
+    server.routes["/robots.txt"] = html(
+        "User-agent: *\nDisallow: /verwaltung-politik/\n", ctype="text/plain"
+    )
     with pytest.raises(SourceAlert, match="robots.txt disallows the list page"):
         dueren(tmp_path, server).fetch(SourceState())
     assert not server.hits(DUEREN_LIST)
@@ -255,7 +307,12 @@ def test_crawl_delay_and_host_delay_space_requests(tmp_path: Path, server: Loopb
         sleep=slept.append,
     )
     _clients.append(c)
-    table = {"id": "dueren-presse", "kind": "html", "url": server.url + DUEREN_LIST, **DUEREN_OPTIONS}
+    table = {
+        "id": "dueren-presse",
+        "kind": "html",
+        "url": server.url + DUEREN_LIST,
+        **DUEREN_OPTIONS,
+    }
     src, city = source(load(tmp_path, ("dueren", table)), "dueren-presse")
     make(src, city, c).fetch(SourceState())
     # the fake sleep does not pass time, so each request reserves the next 2 s slot
@@ -271,7 +328,15 @@ def test_conditional_get_on_the_list(tmp_path: Path, server: LoopbackServer) -> 
     def listing(req: Request) -> Reply:
         if req.headers.get("if-none-match") == '"v1"':
             return Reply(304, b"")
-        return Reply(200, body, {"Content-Type": "text/html; charset=utf-8", "ETag": '"v1"', "Cache-Control": "max-age=600"})
+        return Reply(
+            200,
+            body,
+            {
+                "Content-Type": "text/html; charset=utf-8",
+                "ETag": '"v1"',
+                "Cache-Control": "max-age=600",
+            },
+        )
 
     server.routes[DUEREN_LIST] = listing
     src = dueren(tmp_path, server)
@@ -281,7 +346,9 @@ def test_conditional_get_on_the_list(tmp_path: Path, server: LoopbackServer) -> 
     assert second.not_modified and second.items == ()
 
 
-def test_articles_are_revisited_late_and_conditionally(tmp_path: Path, server: LoopbackServer) -> None:
+def test_articles_are_revisited_late_and_conditionally(
+    tmp_path: Path, server: LoopbackServer
+) -> None:
     dueren_site(server)
     article = read("dueren/sperrung.html").encode()
     path = DUEREN_DETAIL + "strassensperrung"
@@ -313,7 +380,11 @@ def test_max_articles_bounds_requests_per_poll(tmp_path: Path, server: LoopbackS
 
 def test_byte_cap_on_every_page(tmp_path: Path, server: LoopbackServer) -> None:
     dueren_site(server)
-    huge = "<html><body><div class='news-text-wrap'>" + "<p>Text.</p>" * 200_000 + "</div></body></html>"
+    huge = (
+        "<html><body><div class='news-text-wrap'>"
+        + "<p>Text.</p>" * 200_000
+        + "</div></body></html>"
+    )
     server.routes[DUEREN_DETAIL + "strassensperrung"] = html(huge)
     result = dueren(tmp_path, server, max_bytes=500_000).fetch(SourceState())
     assert len(result.items) == 3
@@ -323,7 +394,9 @@ def test_byte_cap_on_every_page(tmp_path: Path, server: LoopbackServer) -> None:
         dueren(tmp_path, server, max_bytes=500_000).fetch(SourceState())
 
 
-def test_malformed_and_hostile_markup_does_not_crash(tmp_path: Path, server: LoopbackServer) -> None:
+def test_malformed_and_hostile_markup_does_not_crash(
+    tmp_path: Path, server: LoopbackServer
+) -> None:
     dueren_site(server)
     deep = "<div>" * 20_000 + "tief" + "</div>" * 10
     server.routes[DUEREN_DETAIL + "strassensperrung"] = html(
@@ -331,7 +404,9 @@ def test_malformed_and_hostile_markup_does_not_crash(tmp_path: Path, server: Loo
         "<p>Second paragraph with an <img src='data:image/png;base64,AAAA'> and <a href='javascript:x'>a link</a>."
         "<style>body{display:none}</style><iframe src='http://evil.example/'></iframe>" + deep
     )
-    server.routes[DUEREN_DETAIL + "haushalt-2024"] = lambda req: Reply(200, b"\x00\xff\xfe" * 1000 + b"\x89PNG")
+    server.routes[DUEREN_DETAIL + "haushalt-2024"] = lambda req: Reply(
+        200, b"\x00\xff\xfe" * 1000 + b"\x89PNG"
+    )
     result = dueren(tmp_path, server).fetch(SourceState())
     items = {i.key.rsplit("/", 1)[1]: i for i in result.items}
     body = items["strassensperrung"].body_html
@@ -354,8 +429,16 @@ def test_malformed_and_hostile_markup_does_not_crash(tmp_path: Path, server: Loo
         ({"colour": "red"}, "colour", "unknown key"),
     ],
 )
-def test_bad_options_name_the_key(tmp_path: Path, options: dict[str, Any], key: str, reason: str) -> None:
-    table = {"id": "d", "kind": "html", "url": "https://www.dueren.de/presse", "item": ".a", **options}
+def test_bad_options_name_the_key(
+    tmp_path: Path, options: dict[str, Any], key: str, reason: str
+) -> None:
+    table = {
+        "id": "d",
+        "kind": "html",
+        "url": "https://www.dueren.de/presse",
+        "item": ".a",
+        **options,
+    }
     with pytest.raises(ConfigError) as info:
         load(tmp_path, ("dueren", table))
     assert info.value.key == f"cities[0].sources[0].{key}"
