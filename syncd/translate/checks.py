@@ -133,16 +133,16 @@ def glossary_missing(
 ) -> list[str]:
     """Glossary terms present in the source (also inside compounds) whose approved
     target form is missing from the translation."""
-    out = []
+    out: list[str] = []
     low = source.lower()
-    for term, forms in glossary.targets(src, dst):
-        if not any(f.lower() in low for f in forms):
+    for form, term in glossary.owners(src, dst).items():
+        if form.lower() not in low:
             continue
         want = term.form(dst)
         if want is None and dst == "zh-Hant":
             zh = term.form("zh")
             want = convert(zh) if convert and zh else zh
-        if want and want.lower() not in target.lower():
+        if want and want.lower() not in target.lower() and want not in out:
             out.append(want)
     return out
 

@@ -87,12 +87,7 @@ class Glossary:
 
     def _compile(self, src: str, dst: str) -> tuple[re.Pattern[str], dict[str, Term]] | None:
         if (src, dst) not in self._compiled:
-            alts = [
-                (f, t)
-                for t in self.terms
-                if self.applies(t, src, dst)
-                for f in self.source_forms(t, src)
-            ]
+            alts = list(self.owners(src, dst).items())
             alts.sort(key=lambda a: -len(a[0]))
             groups = {f"t{i}": t for i, (_, t) in enumerate(alts)}
             parts = [
@@ -102,9 +97,15 @@ class Glossary:
             self._compiled[(src, dst)] = (re.compile("|".join(parts)), groups) if parts else None
         return self._compiled[(src, dst)]
 
-    def targets(self, src: str, dst: str) -> list[tuple[Term, tuple[str, ...]]]:
-        """Each term that applies to src → dst, with its source forms."""
-        return [(t, self.source_forms(t, src)) for t in self.terms if self.applies(t, src, dst)]
+    def owners(self, src: str, dst: str) -> dict[str, Term]:
+        """Each source form that applies to src → dst and the term it stands for (a
+        form listed in several terms belongs to the first)."""
+        first: dict[str, Term] = {}
+        for t in self.terms:
+            if self.applies(t, src, dst):
+                for f in self.source_forms(t, src):
+                    first.setdefault(f, t)
+        return first
 
     def find(self, text: str, src: str, dst: str) -> list[Hit]:
         """Non-overlapping term occurrences in ``text`` for translating src → dst."""
@@ -145,21 +146,12 @@ def parse(data: Mapping[str, Any], path: object = "<glossary>") -> Glossary:
         if k not in ("keep", "term"):
             raise ConfigError(path, k, "unknown key; expected one of: keep, term")
     terms: list[Term] = []
-    seen: dict[tuple[str, str], str] = {}
-
-    def claim(lang: str, form: str, where: str) -> None:
-        if (lang, form) in seen:
-            raise ConfigError(path, where, f"{form!r} is already defined at {seen[(lang, form)]}")
-        seen[(lang, form)] = where
-
     keep = data.get("keep", [])
     if not isinstance(keep, list):
         raise ConfigError(path, "keep", "expected a list of strings")
     for i, k in enumerate(keep):
         where = f"keep[{i}]"
         form = _form(path, where, k)
-        for lang in LANGUAGES:
-            claim(lang, form, where)
         terms.append(Term({"*": (form,)}, inflect=False, keep=True))
     raw_terms = data.get("term", [])
     if not isinstance(raw_terms, list):
@@ -187,8 +179,6 @@ def parse(data: Mapping[str, Any], path: object = "<glossary>") -> Glossary:
                         path, f"{where}.{k}", "expected a string or a non-empty list of strings"
                     )
                 forms[k] = tuple(_form(path, f"{where}.{k}", x) for x in values)
-                for f in forms[k]:
-                    claim(k, f, f"{where}.{k}")
             else:
                 raise ConfigError(
                     path,
@@ -419,22 +409,32 @@ def problems(output: str, count: int) -> list[str]:
 _CJK = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
 
 
+_CJK_CHAR = "\u3000-\u303f\u3400-\u9fff\uf900-\ufaff\uff00-\uffef"
+
+
 def restore(
     output: str, masked: Masked, lang: str, convert: Callable[[str], str] | None = None
 ) -> str:
-    """Put the approved forms back (call only when ``problems`` is empty)."""
-    zh = lang.split("-")[0] == "zh"
+    """Put the approved forms back (call only when ``problems`` is empty).
+
+    Spacing follows the target: no spaces between Chinese characters and a restored
+    Chinese form; a space between a restored form and a Latin word it touches.
+    """
 
     def sub(m: re.Match[str]) -> str:
-        return render(masked.tokens[int(m.group(1)) - 1], lang, convert)
+        return "\x00" + render(masked.tokens[int(m.group(1)) - 1], lang, convert) + "\x01"
 
-    if zh:  # the model may space placeholders apart; Chinese needs no spaces around words
-        output = re.sub(
-            r"(?<=[\u3000-\u9fff\uff00-\uffef]) +(?=⟦)|(?<=⟧) +(?=[\u3000-\u9fff\uff00-\uffef])",
-            "",
-            output,
+    text = PLACEHOLDER_RE.sub(sub, output)
+    if lang.split("-")[0] == "zh":
+        text = re.sub(f"(?<=[{_CJK_CHAR}\x01]) +(?=\x00[{_CJK_CHAR}])", "", text)
+        text = re.sub(f"(?<=[{_CJK_CHAR}]\x01) +(?=[{_CJK_CHAR}\x00])", "", text)
+    else:
+        text = re.sub(
+            r"(?<=[^\W_])\x00|\x01(?=[^\W_])",
+            lambda m: " " + m.group() if m.group() == "\x00" else m.group() + " ",
+            text,
         )
-    return PLACEHOLDER_RE.sub(sub, output)
+    return text.replace("\x00", "").replace("\x01", "")
 
 
 def strip_placeholders(text: str) -> str:

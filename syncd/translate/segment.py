@@ -526,3 +526,42 @@ def _locate(
 
 
 _CUT = re.compile(r"\s+|[\u3000-\u9fff\uff00-\uffef]")
+
+
+# ----------------------------------------------------------------- long sentences
+
+_CLAUSE = re.compile(r"[,;:，；：、–—](?:\s+|(?=\S))|\s+(?=(?:und|oder|aber|and|or|but)\s)")
+_PLACEHOLDER_SPAN = re.compile(r"⟦\s*\d*\s*⟧")
+
+
+def halves(text: str) -> list[str]:
+    """Cut ``text`` in two near its middle: after a clause mark if there is one close
+    enough, else at a space, else between characters (never inside a placeholder)."""
+    mid = len(text) / 2
+    inside = [(m.start(), m.end()) for m in _PLACEHOLDER_SPAN.finditer(text)]
+
+    def ok(k: int) -> bool:
+        return 0 < k < len(text) and not any(a < k < b for a, b in inside)
+
+    for candidates in (
+        [m.end() for m in _CLAUSE.finditer(text)],
+        [m.end() for m in re.finditer(r"\s+", text)],
+        list(range(1, len(text))),
+    ):
+        usable = [k for k in candidates if ok(k) and abs(k - mid) <= len(text) / 3]
+        if usable:
+            k = min(usable, key=lambda k: abs(k - mid))
+            left, right = text[:k].strip(), text[k:].strip()
+            if left and right:
+                return [left, right]
+    return [text]
+
+
+def split_long(text: str, too_long: Callable[[str], bool]) -> list[str]:
+    """Cut a sentence into parts that are not ``too_long`` (e.g. over 250 pieces)."""
+    if not too_long(text):
+        return [text]
+    parts = halves(text)
+    if len(parts) == 1:
+        return parts
+    return [p for part in parts for p in split_long(part, too_long)]
