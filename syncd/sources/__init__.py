@@ -26,6 +26,9 @@ if TYPE_CHECKING:
 #: kind name → module path. A new kind is one module and one line here.
 KINDS: dict[str, str] = {
     "feed": "syncd.sources.feed",
+    "html": "syncd.sources.html",
+    "jpage": "syncd.sources.jpage",
+    "inbound": "syncd.sources.inbound",
 }
 
 

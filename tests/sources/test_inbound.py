@@ -1,0 +1,316 @@
+"""``kind = "inbound"``: signed pushes over a real loopback socket into a real store.
+
+Signatures here are computed independently of syncd (hmac + base64 by hand), so a
+mistake in syncd's own signing helpers cannot make these tests agree with it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import http.client
+import json
+import socket
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from syncd.errors import ConfigError
+from syncd.sources import SourceState
+from syncd.sources.inbound import InboundServer, InboundSource, make, servers_for
+from syncd.store import Store
+from tests.sources.sites import NOW, Clock, load, source
+
+RAW_KEY = b"partner-shared-secret-0123456789"
+WHSEC = "whsec_" + base64.b64encode(RAW_KEY).decode()
+ITEM = {
+    "key": "jinhua-2024-0322-1",
+    "title": "金华市召开2024年一季度经济形势分析会",
+    "url": "https://www.jinhua.gov.cn/art/2024/3/22/art_1229160587_60291234.html",
+    "summary": "3月22日，金华市召开分析会。",
+    "body_html": "<p>3月22日，金华市召开2024年一季度经济形势分析会。</p><script>alert(1)</script>",
+    "published": "2024-03-22T10:00:00",
+    "images": [{"url": "https://www.jinhua.gov.cn/picture/1.jpg", "title": "会议现场"}],
+    "categories": ["金华要闻"],
+}
+
+
+def signature(key: bytes, msg_id: str, ts: int, body: bytes) -> str:
+    mac = hmac.new(key, f"{msg_id}.{ts}.".encode() + body, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(mac).decode()
+
+
+class Endpoint:
+    def __init__(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, secret: str = WHSEC, **opts: Any
+    ) -> None:
+        monkeypatch.setenv("JINHUA_PUSH_SECRET", secret)
+        table = {"id": "jinhua-push", "kind": "inbound", "secret": {"env": "JINHUA_PUSH_SECRET"},
+                 "listen": "127.0.0.1:0", **opts}  # fmt: skip
+        self.config = load(tmp_path, ("jinhua", table))
+        self.source_cfg, self.city = source(self.config, "jinhua-push")
+        self.store = Store(f"sqlite:///{tmp_path}/state.db")
+        self.clock = Clock()
+        self.server = InboundServer(
+            [(self.source_cfg, self.city)], self.store, self.clock, "127.0.0.1", 0
+        )
+        self.server.start()
+        self.path = "/inbound/jinhua-push"
+        self.key = RAW_KEY
+
+    def post(
+        self,
+        doc: Any = ITEM,
+        *,
+        msg_id: str = "msg_1",
+        ts: datetime | None = None,
+        body: bytes | None = None,
+        sign_body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        path: str | None = None,
+        method: str = "POST",
+    ) -> tuple[int, dict[str, Any]]:
+        raw = body if body is not None else json.dumps(doc, ensure_ascii=False).encode()
+        stamp = int((ts or self.clock.now).timestamp())
+        hdrs = {
+            "Content-Type": "application/json",
+            "webhook-id": msg_id,
+            "webhook-timestamp": str(stamp),
+            "webhook-signature": signature(
+                self.key, msg_id, stamp, raw if sign_body is None else sign_body
+            ),
+            **(headers or {}),
+        }
+        conn = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=5)
+        try:
+            conn.request(
+                method, path or self.path, body=raw if method == "POST" else None, headers=hdrs
+            )
+            resp = conn.getresponse()
+            return resp.status, json.loads(resp.read() or b"{}")
+        finally:
+            conn.close()
+
+    def source(self) -> InboundSource:
+        return make(self.source_cfg, self.city, None, store=self.store)  # type: ignore[arg-type]
+
+    def counters(self) -> dict[str, int]:
+        return self.store.counters().get("jinhua-push", {})
+
+    def close(self) -> None:
+        self.server.stop()
+        self.store.close()
+
+
+@pytest.fixture
+def ep(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Endpoint]:
+    e = Endpoint(tmp_path, monkeypatch)
+    yield e
+    e.close()
+
+
+def test_a_signed_push_becomes_an_item_once_recorded(ep: Endpoint) -> None:
+    status, answer = ep.post()
+    assert status == 202 and answer == {"accepted": True, "id": "msg_1", "key": ITEM["key"]}
+    src = ep.source()
+    result = src.fetch(SourceState())
+    (item,) = result.items
+    assert item.source_id == "jinhua-push" and item.key == ITEM["key"] and item.url == ITEM["url"]
+    assert item.title == ITEM["title"]
+    assert item.published == datetime(2024, 3, 22, 2, 0, tzinfo=UTC)  # no offset: Beijing time
+    assert "<script" not in item.body_html and "分析会" in item.body_html
+    assert [i.url for i in item.images] == ["https://www.jinhua.gov.cn/picture/1.jpg"]
+    assert item.categories == ("金华要闻",)
+    # not acknowledged (a crash before recording): still there on the next poll
+    assert [i.key for i in src.fetch(SourceState()).items] == [ITEM["key"]]
+    again = src.fetch(SourceState())
+    src.acknowledge(again)
+    assert src.fetch(SourceState()).items == ()
+    assert ep.counters() == {"inbound-accepted": 1}
+
+
+def test_tampered_stale_and_replayed_pushes_are_refused_and_counted(ep: Endpoint) -> None:
+    assert ep.post()[0] == 202
+    tampered = json.dumps({**ITEM, "title": "伪造"}, ensure_ascii=False).encode()
+    original = json.dumps(ITEM, ensure_ascii=False).encode()
+    status, answer = ep.post(msg_id="msg_2", body=tampered, sign_body=original)
+    assert (status, answer["reason"]) == (401, "signature")
+    status, answer = ep.post(msg_id="msg_3", ts=NOW - timedelta(minutes=6))
+    assert (status, answer["reason"]) == (401, "stale")
+    status, answer = ep.post(msg_id="msg_4", ts=NOW + timedelta(minutes=6))
+    assert (status, answer["reason"]) == (401, "stale")
+    status, answer = ep.post(msg_id="msg_1")  # the same message again
+    assert (status, answer["accepted"], answer["reason"]) == (200, False, "replayed")
+    assert ep.counters() == {
+        "inbound-accepted": 1,
+        "inbound-refused-signature": 1,
+        "inbound-refused-stale": 2,
+        "inbound-refused-replayed": 1,
+    }
+    assert len(ep.store.pending_inbound("jinhua-push")) == 1
+
+
+def test_wrong_key_and_missing_headers(ep: Endpoint) -> None:
+    ep.key = b"not the secret"
+    assert ep.post(msg_id="msg_x")[1]["reason"] == "signature"
+    ep.key = RAW_KEY
+    status, answer = ep.post(headers={"webhook-signature": ""})
+    assert (status, answer["reason"]) == (400, "unsigned")
+    status, answer = ep.post(headers={"webhook-timestamp": "yesterday"})
+    assert (status, answer["reason"]) == (401, "stale")
+    assert ep.store.pending_inbound("jinhua-push") == []
+
+
+def test_oversized_bodies_are_refused_unread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    e = Endpoint(tmp_path, monkeypatch, max_bytes=2048)
+    try:
+        status, answer = e.post({**ITEM, "body_html": "<p>" + "长" * 5000 + "</p>"})
+        assert (status, answer["reason"]) == (413, "too-large")
+        # a client that claims a huge body and sends none gets its answer at once
+        with socket.create_connection(("127.0.0.1", e.server.port), timeout=5) as s:
+            s.sendall(
+                b"POST /inbound/jinhua-push HTTP/1.1\r\nHost: x\r\nContent-Length: 999999999\r\n\r\n"
+            )
+            assert b" 413 " in s.recv(4096).split(b"\r\n", 1)[0] + b" "
+        assert e.counters()["inbound-refused-too-large"] == 2
+    finally:
+        e.close()
+
+
+@pytest.mark.parametrize(
+    ("doc", "body", "status", "reason", "detail"),
+    [
+        (None, b"{not json", 400, "bad-json", "not JSON"),
+        (None, b"\xff\xfe\x00", 400, "bad-json", "not JSON"),
+        ([1, 2], None, 422, "bad-schema", "expected a JSON object"),
+        ({**ITEM, "body": "<p>x</p>"}, None, 422, "bad-schema", "unknown key 'body'"),
+        ({"title": "x"}, None, 422, "bad-schema", "key: missing"),
+        (
+            {**ITEM, "url": "javascript:alert(1)"},
+            None,
+            422,
+            "bad-schema",
+            "url: expected an http(s) URL",
+        ),
+        ({**ITEM, "published": "22.03.2024"}, None, 422, "bad-schema", "published"),
+        (
+            {**ITEM, "images": [{"url": "file:///etc/passwd"}]},
+            None,
+            422,
+            "bad-schema",
+            "images[0].url",
+        ),
+        ({**ITEM, "title": "x" * 1001}, None, 422, "bad-schema", "title: longer than 1000"),
+    ],
+)
+def test_malformed_pushes_are_refused(
+    ep: Endpoint, doc: Any, body: bytes | None, status: int, reason: str, detail: str
+) -> None:
+    got, answer = ep.post(doc, body=body)
+    assert (got, answer["reason"]) == (status, reason)
+    assert detail in answer["detail"]
+    assert ep.counters() == {f"inbound-refused-{reason}": 1}
+
+
+def test_standard_webhooks_envelope_and_a_raw_secret(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    e = Endpoint(tmp_path, monkeypatch, secret="plain-secret")
+    try:
+        e.key = b"plain-secret"
+        envelope = {"type": "item.created", "timestamp": "2024-03-22T04:00:00Z", "data": ITEM}
+        assert e.post(envelope)[0] == 202
+        (item,) = e.source().fetch(SourceState()).items
+        assert item.key == ITEM["key"]
+    finally:
+        e.close()
+
+
+def test_later_push_of_one_key_wins_and_all_are_consumed(ep: Endpoint) -> None:
+    ep.post(msg_id="m1")
+    ep.post({**ITEM, "title": "更新后的标题"}, msg_id="m2")
+    src = ep.source()
+    result = src.fetch(SourceState())
+    assert [i.title for i in result.items] == ["更新后的标题"]
+    src.acknowledge(result)
+    assert ep.store.pending_inbound("jinhua-push") == []
+
+
+def test_unknown_paths_and_methods(ep: Endpoint) -> None:
+    assert ep.post(path="/inbound/other")[0] == 404
+    assert ep.post(method="GET")[0] == 405
+    assert ep.counters() == {}
+
+
+def test_echo_marker_in_a_push_is_noticed(ep: Endpoint) -> None:
+    ep.post({**ITEM, "body_html": "<p>x</p><p>syncd:0123456789abcdef</p>"})
+    (item,) = ep.source().fetch(SourceState()).items
+    assert item.echo_marker == "0123456789abcdef"
+
+
+def test_servers_are_grouped_by_listen_address(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("S", "secret")
+    tables = [
+        ("jinhua", {"id": "a", "kind": "inbound", "secret": {"env": "S"}, "listen": "127.0.0.1:0"}),
+        ("jinhua", {"id": "b", "kind": "inbound", "secret": {"env": "S"}, "listen": "127.0.0.1:0"}),
+        (
+            "dueren",
+            {
+                "id": "c",
+                "kind": "inbound",
+                "secret": {"env": "S"},
+                "listen": "localhost:0",
+                "path": "/in",
+            },
+        ),
+    ]
+    cfg = load(tmp_path, *tables)
+    store = Store(f"sqlite:///{tmp_path}/s.db")
+    servers = servers_for([(s, c) for c, s in cfg.sources()], store, Clock())
+    try:
+        assert sorted(sorted(s.routes) for s in servers) == [["/in"], ["/inbound/a", "/inbound/b"]]
+    finally:
+        for s in servers:
+            s.stop()
+        store.close()
+
+
+def test_a_missing_secret_fails_at_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = load(
+        tmp_path, ("jinhua", {"id": "a", "kind": "inbound", "secret": {"env": "NOT_SET_ANYWHERE"}})
+    )
+    monkeypatch.delenv("NOT_SET_ANYWHERE", raising=False)
+    store = Store(f"sqlite:///{tmp_path}/s.db")
+    try:
+        with pytest.raises(ConfigError, match="NOT_SET_ANYWHERE"):
+            servers_for([(s, c) for c, s in cfg.sources()], store, Clock())
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize(
+    ("options", "key", "reason"),
+    [
+        ({"listen": "8787"}, "listen", "host:port"),
+        ({"path": "inbound"}, "path", "URL path"),
+        ({"tolerance": "2h"}, "tolerance", "between 1s and 1h"),
+        ({"max_bytes": 10}, "max_bytes", "at least 1024"),
+        ({"secret": "inline!"}, "secret", "never inline"),
+    ],
+)
+def test_bad_options_name_the_key(
+    tmp_path: Path, options: dict[str, Any], key: str, reason: str
+) -> None:
+    table = {"id": "a", "kind": "inbound", "secret": {"env": "S"}, **options}
+    with pytest.raises(ConfigError) as info:
+        load(tmp_path, ("jinhua", table))
+    assert info.value.key == f"cities[1].sources[0].{key}"
+    assert reason in info.value.reason
