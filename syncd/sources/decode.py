@@ -176,20 +176,20 @@ _MONTHS = {
     for name in names
 }
 _TIME = r"(?:\s*(?:T|,|um)?\s*(\d{1,2})[:时點点](\d{2})(?:[:分](\d{2}))?(?:\.\d+)?秒?\s*(?:Uhr)?)?"
-_ZONE = r"\s*(Z|[+-]\d{2}:?\d{2})?"
+_ZONE = r"\s*(Z|GMT|UTC|[+-]\d{2}:?\d{2})?"
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})" + _TIME + _ZONE), "ymd"),
-    (re.compile(r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*[日号]?" + _TIME), "ymd"),
-    (re.compile(r"(\d{4})[/.](\d{1,2})[/.](\d{1,2})" + _TIME), "ymd"),
-    (re.compile(r"(?<!\d)(\d{1,2})\.\s?(\d{1,2})\.\s?(\d{4})" + _TIME), "dmy"),
-    (re.compile(r"(?<!\d)(\d{1,2})\.?\s+([^\W\d_]+)\.?\s+(\d{4})" + _TIME, re.I), "dMy"),
+    (re.compile(r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*[日号]?" + _TIME + _ZONE), "ymd"),
+    (re.compile(r"(\d{4})[/.](\d{1,2})[/.](\d{1,2})" + _TIME + _ZONE), "ymd"),
+    (re.compile(r"(?<!\d)(\d{1,2})\.\s?(\d{1,2})\.\s?(\d{4})" + _TIME + _ZONE), "dmy"),
+    (re.compile(r"(?<!\d)(\d{1,2})\.?\s+([^\W\d_]+)\.?\s+(\d{4})" + _TIME + _ZONE, re.I), "dMy"),
 )
 
 
 def _zone(text: str | None) -> tzinfo | None:
     if not text:
         return None
-    if text == "Z":
+    if text in ("Z", "GMT", "UTC"):
         return UTC
     return datetime.strptime(text.replace(":", ""), "%z").tzinfo
 
@@ -206,7 +206,10 @@ def _from_match(m: re.Match[str], order: str) -> datetime | None:
             return None
         day, month, year = int(g[0]), found, int(g[2])
     hour, minute, second = (int(x) if x else 0 for x in g[3:6])
-    zone = _zone(g[6]) if len(g) > 6 else None
+    try:
+        zone = _zone(g[6])
+    except ValueError:  # an offset like +2599
+        return None
     if not 1970 <= year <= 2200:
         return None
     try:
