@@ -16,6 +16,8 @@ Glossary file format: see ``config/glossary.toml`` (every key is documented ther
 
 from __future__ import annotations
 
+import bisect
+import dataclasses
 import re
 import tomllib
 from collections import Counter
@@ -70,7 +72,7 @@ class Glossary:
 
     def __init__(self, terms: Sequence[Term] = ()) -> None:
         self.terms = tuple(terms)
-        self._compiled: dict[tuple[str, str], tuple[re.Pattern[str], dict[str, Term]] | None] = {}
+        self._compiled: dict[tuple[str, str], list[tuple[re.Pattern[str], Term]]] = {}
 
     def __len__(self) -> int:
         return len(self.terms)
@@ -85,16 +87,12 @@ class Glossary:
     def source_forms(self, term: Term, src: str) -> tuple[str, ...]:
         return tuple(f for fs in term.forms.values() for f in fs) if term.keep else term.forms[src]
 
-    def _compile(self, src: str, dst: str) -> tuple[re.Pattern[str], dict[str, Term]] | None:
+    def _compile(self, src: str, dst: str) -> list[tuple[re.Pattern[str], Term]]:
         if (src, dst) not in self._compiled:
-            alts = list(self.owners(src, dst).items())
-            alts.sort(key=lambda a: -len(a[0]))
-            groups = {f"t{i}": t for i, (_, t) in enumerate(alts)}
-            parts = [
-                _form_regex(f"t{i}", f, "" if t.keep else src, t.inflect)
-                for i, (f, t) in enumerate(alts)
+            self._compiled[(src, dst)] = [
+                (re.compile(_form_regex(f, "" if t.keep else src, t.inflect)), t)
+                for f, t in self.owners(src, dst).items()
             ]
-            self._compiled[(src, dst)] = (re.compile("|".join(parts)), groups) if parts else None
         return self._compiled[(src, dst)]
 
     def owners(self, src: str, dst: str) -> dict[str, Term]:
@@ -108,20 +106,39 @@ class Glossary:
         return first
 
     def find(self, text: str, src: str, dst: str) -> list[Hit]:
-        """Non-overlapping term occurrences in ``text`` for translating src → dst."""
-        compiled = self._compile(src, dst)
-        if compiled is None:
-            return []
-        pat, groups = compiled
-        return [Hit(m.start(), m.end(), groups[m.lastgroup or ""]) for m in pat.finditer(text)]
+        """Term occurrences in ``text`` for translating src → dst: of overlapping
+        candidates, the choice that covers the most text (Chinese has no spaces:
+        金华市长 is 金华 + 市长, not 金华市 + 长)."""
+        hits = [
+            Hit(m.start(), m.end(), term)
+            for pat, term in self._compile(src, dst)
+            for k in range(len(text))
+            if (m := pat.match(text, k)) is not None and m.end() > m.start()
+        ]
+        return _best_cover(hits)
 
 
-def _form_regex(name: str, form: str, lang: str, inflect: bool) -> str:
+def _best_cover(hits: list[Hit]) -> list[Hit]:
+    """Non-overlapping hits with the largest total length (weighted interval scheduling)."""
+    if not hits:
+        return []
+    hits = sorted(hits, key=lambda h: (h.end, h.start))
+    ends = [h.end for h in hits]
+    best: list[tuple[int, int, list[Hit]]] = [(0, 0, [])]  # (covered, -count, chosen)
+    for i, h in enumerate(hits):
+        j = bisect.bisect_right(ends, h.start, 0, i)  # hits[:j] end before h starts
+        covered, neg, chosen = best[j]
+        take = (covered + h.end - h.start, neg - 1, [*chosen, h])
+        best.append(max(best[i], take, key=lambda b: (b[0], b[1])))
+    return best[-1][2]
+
+
+def _form_regex(form: str, lang: str, inflect: bool) -> str:
     body = re.escape(form)
     if lang.startswith("zh") or not (form[:1].isalnum() or form[-1:].isalnum()):
-        return f"(?P<{name}>{body})"
+        return body
     ending = "(?:" + "|".join(DE_ENDINGS) + ")?" if lang == "de" and inflect else ""
-    return rf"(?<![\w-])(?P<{name}>{body}{ending})(?![\w-])"
+    return rf"(?<![\w-]){body}{ending}(?![\w-])"
 
 
 def empty() -> Glossary:
@@ -220,8 +237,9 @@ class Token:
     kind: str  # term | url | email | phone | date | time | number
     source: str
     term: Term | None = None
-    # date: (year | 0, month, day, textual); time: (hour, minute | -1); number: see _number
+    # date: (year | 0, month, day); time: (hour, minute | -1); number: (int, frac, grouped)
     value: tuple[Any, ...] = ()
+    lang: str = ""  # the source language: written there, a token stays as it was
 
 
 def _patterns(lang: str) -> list[tuple[str, re.Pattern[str]]]:
@@ -306,6 +324,8 @@ def _token(kind: str, m: re.Match[str], lang: str) -> Token | None:
 def render(token: Token, lang: str, convert: Callable[[str], str] | None = None) -> str:
     """How ``token`` is written in ``lang`` (``convert``: zh → zh-Hant for terms)."""
     base = lang.split("-")[0]
+    if token.lang == lang or (token.kind != "term" and token.lang.split("-")[0] == base):
+        return token.source  # nothing to translate: as written
     if token.kind == "term":
         assert token.term is not None
         form = token.term.form(lang)
@@ -375,12 +395,16 @@ def mask(text: str, src: str, dst: str, glossary: Glossary | None = None) -> Mas
             if free(m.start(), m.end()):
                 tok = _token(kind, m, src)
                 if tok is not None:
-                    found.append((m.start(), m.end(), tok))
+                    found.append((m.start(), m.end(), dataclasses.replace(tok, lang=src)))
     if glossary is not None:
         for hit in glossary.find(text, src, dst):
             if free(hit.start, hit.end):
                 found.append(
-                    (hit.start, hit.end, Token("term", text[hit.start : hit.end], term=hit.term))
+                    (
+                        hit.start,
+                        hit.end,
+                        Token("term", text[hit.start : hit.end], term=hit.term, lang=src),
+                    )
                 )
     if not found:
         return Masked(text)
@@ -425,7 +449,9 @@ def restore(
         return "\x00" + render(masked.tokens[int(m.group(1)) - 1], lang, convert) + "\x01"
 
     text = PLACEHOLDER_RE.sub(sub, output)
-    if lang.split("-")[0] == "zh":
+    if all(t.lang == lang for t in masked.tokens):
+        pass  # nothing was translated: spacing stays as written
+    elif lang.split("-")[0] == "zh":
         text = re.sub(f"(?<=[{_CJK_CHAR}\x01]) +(?=\x00[{_CJK_CHAR}])", "", text)
         text = re.sub(f"(?<=[{_CJK_CHAR}]\x01) +(?=[{_CJK_CHAR}\x00])", "", text)
     else:

@@ -516,7 +516,9 @@ def _locate(
             if b - a > 2 * n + 4:
                 break
             cand = hay[a:b]
-            if len(cand.strip()) < max(1, n // 2) or cand != cand.strip():
+            if cand != cand.strip() or (cand[-1] in _PUNCT and needle[-1] not in _PUNCT):
+                continue
+            if len(cand) < max(1, n // 2):
                 continue
             matcher.set_seq1(cand.lower())
             score = matcher.ratio()
@@ -525,7 +527,8 @@ def _locate(
     return None if best is None else (best[1], best[2])
 
 
-_CUT = re.compile(r"\s+|[\u3000-\u9fff\uff00-\uffef]")
+_PUNCT = ".,;:!?\"'»«“”„)。，；：！？）、"
+_CUT = re.compile(r"\s+|[\u3000-\u9fff\uff00-\uffef]|[.,;:!?\"'»«“”„)]+(?=\s|$)")
 
 
 # ----------------------------------------------------------------- long sentences
