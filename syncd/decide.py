@@ -50,21 +50,21 @@ def first_activation_skips(
 ) -> dict[str, str]:
     """On a source's first successful poll, which item keys to skip and why.
 
-    Only items newer than ``max_age`` are taken, at most ``max_items`` of them (the
-    newest first; undated items count as old: they could be from any year), so that
-    turning on a source does not flood the partner with its archive.
+    Only items newer than ``max_age`` are taken, at most ``max_items`` of them, so
+    that turning on a source does not flood the partner with its archive. Dated
+    items go first, newest first; undated ones (some portals give no dates) fill the
+    remaining places in the source's own order, which lists the newest first.
     """
     skips: dict[str, str] = {}
     cutoff = now - max_age
     fresh = [i for i in items if i.published is not None and i.published >= cutoff]
     fresh.sort(key=lambda i: i.published or now, reverse=True)
-    keep = {i.key for i in fresh[:max_items]}
+    undated = [i for i in items if i.published is None]
+    keep = {i.key for i in (fresh + undated)[:max_items]}
     for i in items:
         if i.key in keep:
             continue
-        if i.published is None:
-            skips[i.key] = "first activation: item has no date"
-        elif i.published < cutoff:
+        if i.published is not None and i.published < cutoff:
             skips[i.key] = f"first activation: older than {_fmt(max_age)}"
         else:
             skips[i.key] = f"first activation: beyond the newest {max_items}"

@@ -32,6 +32,9 @@ def test_first_activation_takes_only_recent_items_up_to_the_limit() -> None:
     assert set(skips) == {"old", "undated", "n3", "n4"}
     assert "older than 14 days" in skips["old"]
     assert "newest 3" in skips["n3"]
+    # undated items fill places the dated fresh ones leave free
+    skips = decide.first_activation_skips(items, NOW, timedelta(days=14), 6)
+    assert set(skips) == {"old"}
 
 
 def test_echo_evidence_finds_marker_in_text_or_slug() -> None:

@@ -117,6 +117,9 @@ class OutboxTarget:
         html_path, json_path = self._paths(stem)
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
+            # temp files left by a process killed mid-write (never renamed into place)
+            for stale in self.dir.glob(f".{stem}.*.tmp"):
+                stale.unlink(missing_ok=True)
             # sidecar last: a crash between the two leaves a page without a sidecar,
             # which `find` does not adopt, so the next pass writes both again.
             _atomic_write(html_path, page)
