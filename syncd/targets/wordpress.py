@@ -180,6 +180,16 @@ class WordPressTarget:
             self._me = int(self._call("GET", "/wp/v2/users/me", {"context": "view"})["id"])
         return self._me
 
+    def _check_may_edit(self) -> None:
+        """TargetAuthError unless the user may still edit posts (a role removed by an
+        admin must stop the target, not mark every draft as taken over)."""
+        me = self._call("GET", "/wp/v2/users/me", {"context": "edit"})
+        if not (me.get("capabilities") or {}).get("edit_posts"):
+            roles = ", ".join(me.get("roles") or []) or "none"
+            raise TargetAuthError(
+                self.id, f"user {self.opts.user} may not edit posts (roles: {roles})"
+            )
+
     # ------------------------------------------------------------------ Target
 
     def create(self, draft: Draft) -> Remote:
@@ -234,7 +244,7 @@ class WordPressTarget:
         if resp.status_code in (404, 410):
             return RemoteStatus.DELETED
         if resp.status_code == 403:
-            self._my_id()  # raises TargetAuthError when it is our credentials, not this post
+            self._check_may_edit()  # our user's rights, or only this post?
             return RemoteStatus.EDITED
         post = self._json(resp)
         status = post.get("status")

@@ -219,3 +219,20 @@ def test_a_wrong_password_is_an_auth_error_and_changes_the_credential_id(
     with pytest.raises(TargetAuthError, match="401"):
         bad.create(draft())
     assert wp.list_posts() == []
+
+
+def test_a_role_removed_by_an_admin_stops_the_target_instead_of_handing_off(
+    wp: Any, wp_target: Any
+) -> None:
+    t = wp_target()
+    remote = t.create(draft())
+    set_roles = f"/wp/v2/users/{wp.bot.id}"
+    assert wp.request("admin", "POST", set_roles, json={"roles": []}).status_code == 200
+    try:
+        with pytest.raises(TargetAuthError, match="may not edit posts"):
+            t.inspect(remote)  # the post answers 403, but it is our user who changed
+    finally:
+        assert (
+            wp.request("admin", "POST", set_roles, json={"roles": ["syncd_bot"]}).status_code == 200
+        )
+    assert t.inspect(remote) is RemoteStatus.OURS

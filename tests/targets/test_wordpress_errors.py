@@ -191,7 +191,7 @@ def test_inspect_403_is_edited_unless_our_credentials_fail(
 ) -> None:
     def readable_me(request: httpx.Request) -> httpx.Response:
         if route(request) == "/wp/v2/users/me":
-            return httpx.Response(200, json={"id": 3})
+            return httpx.Response(200, json={"id": 3, "capabilities": {"edit_posts": True}})
         return wp_error(403, "rest_forbidden", "Sorry, you are not allowed to do that.")
 
     def revoked(request: httpx.Request) -> httpx.Response:
