@@ -351,7 +351,8 @@ def _parse_source(ctx: _Ctx, key: str, raw: Any) -> SourceConfig:
         problem = check(base, opts)
         if problem:
             ctx.fail(problem[0] if problem[0].startswith(key) else f"{key}.{problem[0]}", problem[1])
-    return dataclasses.replace(base, options=opts)
+    result: SourceConfig = dataclasses.replace(base, options=opts)
+    return result
 
 
 def _parse_target(ctx: _Ctx, key: str, raw: Any) -> TargetConfig:

@@ -122,7 +122,8 @@ def backoff(attempt: int, base: timedelta, cap: timedelta, rand: float) -> timed
     """
     step = base * (2 ** min(max(attempt - 1, 0), 30))
     step = min(step, cap)
-    return step * (0.5 + 0.5 * rand)
+    delay: timedelta = step * (0.5 + 0.5 * rand)
+    return delay
 
 
 @dataclass(frozen=True)

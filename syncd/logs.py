@@ -65,8 +65,6 @@ def _fmt_value(v: Any) -> str:
 
 
 class TextFormatter(logging.Formatter):
-    converter = time.gmtime
-
     def format(self, record: logging.LogRecord) -> str:
         fields = getattr(record, "syncd_fields", {})
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(record.created))

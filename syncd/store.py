@@ -390,7 +390,7 @@ class Store:
                 ).first()
                 h = item.content_hash()
                 if existing is None:
-                    item_id = conn.execute(
+                    item_id = conn.execute(  # type: ignore[index]
                         items_t.insert().values(
                             source_id=item.source_id,
                             key=item.key,
@@ -531,7 +531,7 @@ class Store:
             return
         stamp = now or datetime.now(UTC)
         with self.engine.begin() as conn:
-            known = set()
+            known: set[str] = set()
             keys = list(pairs)
             for i in range(0, len(keys), 500):
                 known.update(
