@@ -319,7 +319,7 @@ def _check_archive(path: Path, max_bytes: int) -> tuple[zipfile.ZipFile, str]:
             ):
                 raise ModelError(f"{path}: unsafe path in archive: {name!r}")
             mode = info.external_attr >> 16
-            if stat.S_ISLNK(mode) or (mode and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))):
+            if stat.S_IFMT(mode) not in (0, stat.S_IFREG, stat.S_IFDIR):  # 0: no type recorded
                 raise ModelError(f"{path}: links and special files are not allowed: {name!r}")
             if info.flag_bits & 0x1:
                 raise ModelError(f"{path}: encrypted entry: {name!r}")
