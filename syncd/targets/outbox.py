@@ -73,7 +73,7 @@ class OutboxTarget:
         html_path, json_path = self._paths(stem)
         try:
             return html_path.read_bytes(), json_path.read_bytes()
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             return None
 
     def _render(self, draft: Draft, created_at: str) -> tuple[bytes, bytes]:

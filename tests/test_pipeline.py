@@ -1,0 +1,105 @@
+"""Pipeline behaviour beyond the happy path: parking and retry, target isolation,
+logs without secrets, and the CLI's smaller commands."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+
+from syncd import logs
+from tests.conftest import feed_source, write_config
+from tests.support.feeds import Entry, rss
+from tests.support.loopback import LoopbackServer, Reply
+from tests.test_e2e import DE_ITEM, ZH_ITEM, cli, drafts, install_models, serve_feeds
+
+
+def test_a_target_that_refuses_parks_the_item_and_retry_requeues_it(
+    tmp_path: Path, server: LoopbackServer, argos_package_dir: Path
+) -> None:
+    serve_feeds(server, [DE_ITEM], [ZH_ITEM])
+    config = write_config(
+        tmp_path, feed_source("dueren-news", f"{server.url}/de.xml"), feed_source("jinhua-news", f"{server.url}/zh.xml")
+    )
+    install_models(config, argos_package_dir)
+    # Jinhua's outbox folder cannot be created: a file stands where it should be
+    blocker = tmp_path / "drafts" / "jinhua"
+    blocker.parent.mkdir(parents=True)
+    blocker.write_text("not a folder")
+    r = cli(config, "sync")
+    assert r.exit_code == 0, r.output  # the sources worked
+    assert "1 created" in r.output and "1 parked" in r.output  # Düren's draft still made it
+    assert len(drafts(config, "dueren")) == 1
+    status = json.loads(cli(config, "status", "--json").output)
+    (parked,) = status["parked"]
+    assert parked["item"] == DE_ITEM.guid and parked["target"] == "jinhua" and "cannot write" in parked["reason"]
+    assert "PARKED (1; `syncd retry` re-queues)" in cli(config, "status").output
+    # nothing happens to a parked item until someone says so
+    assert "0 created" in cli(config, "sync").output
+    blocker.unlink()
+    r = cli(config, "retry")
+    assert r.exit_code == 0 and "re-queued 1" in r.output
+    assert "1 created" in cli(config, "sync").output
+    assert len(drafts(config, "jinhua")) == 1
+    assert json.loads(cli(config, "status", "--json").output)["parked"] == []
+
+
+def test_logs_never_carry_secrets(capsys: pytest.CaptureFixture[str]) -> None:
+    logs.setup("debug", "text")
+    log = logs.get("syncd.test")
+    log.info("fetch", url="https://bot:s3cret@example.org/feed", password="hunter2", api_token="t0ken", item_key="k")
+    logs.setup("info", "json")
+    log.warning("push", secret="hunter2", target="jinhua")
+    err = capsys.readouterr().err
+    assert "s3cret" not in err and "hunter2" not in err and "t0ken" not in err
+    assert "item_key=k" in err and "https://***@example.org/feed" in err
+    line = json.loads(err.strip().splitlines()[-1])
+    assert line["event"] == "push" and line["target"] == "jinhua" and line["secret"] == "***"
+    logging.getLogger("syncd").handlers.clear()
+
+
+def test_sync_logs_one_event_per_line_without_feed_credentials(
+    tmp_path: Path, server: LoopbackServer, argos_package_dir: Path
+) -> None:
+    server.routes["/de.xml"] = lambda req: Reply(200, rss([DE_ITEM]), {"Content-Type": "application/rss+xml"})
+    url = server.url.replace("http://", "http://reader:pa55word@") + "/de.xml"
+    config = write_config(tmp_path, feed_source("dueren-news", url), "")
+    install_models(config, argos_package_dir)
+    r = cli(config, "sync")
+    assert r.exit_code == 0, r.output
+    assert "pa55word" not in r.output
+    events = [line for line in r.output.splitlines() if " INFO syncd." in line]
+    assert any(" polled source=dueren-news " in e for e in events)
+    assert any(" created item=news-1 " in e for e in events)
+
+
+def test_check_passes_when_everything_is_in_place(tmp_path: Path, server: LoopbackServer, argos_package_dir: Path) -> None:
+    config = write_config(tmp_path, feed_source("dueren-news", f"{server.url}/de.xml"), "")
+    assert cli(config, "check").exit_code == 1
+    install_models(config, argos_package_dir)
+    r = cli(config, "check")
+    assert r.exit_code == 0, r.output
+    assert "is usable" in r.output
+
+
+def test_translate_and_models_list_commands(tmp_path: Path, argos_package_dir: Path) -> None:
+    config = write_config(tmp_path, "", "")
+    install_models(config, argos_package_dir)
+    r = cli(config, "translate", "--from", "de", "--to", "zh", "Hallo Welt.")
+    assert r.exit_code == 0 and r.output.strip().endswith("你好世界。"), r.output
+    r = cli(config, "models", "list")
+    assert r.exit_code == 0
+    assert [line.split("\t")[0] for line in r.output.splitlines()] == ["de->en", "en->de", "en->zh", "zh->en"]
+
+
+def test_sources_test_records_nothing(tmp_path: Path, server: LoopbackServer) -> None:
+    server.routes["/de.xml"] = lambda req: Reply(200, rss([DE_ITEM, Entry("x", "Welt.", "<p>Welt.</p>")]), {})
+    config = write_config(tmp_path, feed_source("dueren-news", f"{server.url}/de.xml"), "")
+    r = cli(config, "sources", "test", "dueren-news")
+    assert r.exit_code == 0, r.output
+    assert "2 items" in r.output and "- news-1" in r.output and "title: Hallo Welt." in r.output
+    assert not (tmp_path / "state").exists()
+    r = cli(config, "sources", "test", "nope")
+    assert r.exit_code != 0 and "no source 'nope'" in r.output
