@@ -19,12 +19,17 @@ Bugs (``TypeError``, ``KeyError``, …) are never wrapped: they stay loud.
     └── TargetError(target_id)              a push failed
         ├── TargetRetryable(delay)          timeout, 5xx, 429: try again later
         ├── TargetRejected                  the server refused this item (400): park it
+        │   └── TargetGone(status)          an editor took the draft over meanwhile
         └── TargetAuthError                 401/403: stop using the target until fixed
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .models import RemoteStatus
 
 
 class SyncdError(Exception):
@@ -113,3 +118,11 @@ class TargetRejected(TargetError):
 
 class TargetAuthError(TargetError):
     pass
+
+
+class TargetGone(TargetRejected):
+    """The draft was taken over meanwhile (deleted, published, edited): hands off."""
+
+    def __init__(self, target_id: str, message: str, status: RemoteStatus) -> None:
+        self.status = status
+        super().__init__(target_id, message)

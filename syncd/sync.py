@@ -50,6 +50,7 @@ from .errors import (
     SourceError,
     TargetAuthError,
     TargetError,
+    TargetGone,
     TargetRejected,
     TargetRetryable,
     TranslateError,
@@ -301,6 +302,10 @@ def _step(app: App, w: _Work, translations: dict[tuple[int, int, str], Translati
         if found is not None:
             _record_written(app, w, found, d.written_version or it.current_version, "adopted")
             out.adopted += 1
+            # an editor may have taken the draft over while syncd was down
+            status = target.inspect(found) if target.inspectable else RemoteStatus.OURS
+            if status is not RemoteStatus.OURS:
+                _hand_off(app, w, status, changed=False)
             return
         action = Action.CREATE
     if action is Action.CREATE:
@@ -314,21 +319,36 @@ def _step(app: App, w: _Work, translations: dict[tuple[int, int, str], Translati
         remote = Remote(d.remote_id or "", d.fingerprint or "", d.remote_url)
         status = target.inspect(remote) if target.inspectable else RemoteStatus.OURS
         if status is not RemoteStatus.OURS:
-            state = {
-                RemoteStatus.EDITED: DeliveryState.EDITED,
-                RemoteStatus.PUBLISHED: DeliveryState.PUBLISHED,
-                RemoteStatus.DELETED: DeliveryState.REJECTED,
-            }[status]
-            store.update_delivery(
-                it.id, d.target_city, now, state=state, changed_after_review=True,
-                note=f"{status.value} by an editor; source updated after review (version {it.current_version})",
-            )  # fmt: skip
-            log.info("hands-off", item=it.key, target=d.target_city, remote=status.value)
+            _hand_off(app, w, status, changed=True)
             out.handed_off += 1
             return
-        new_remote = target.update(remote, draft)
+        try:
+            new_remote = target.update(remote, draft)
+        except TargetGone as exc:  # an editor got there between inspect and update
+            _hand_off(app, w, exc.status, changed=True)
+            out.handed_off += 1
+            return
         _record_written(app, w, new_remote, it.current_version, "updated")
         out.updated += 1
+
+
+_HANDS_OFF = {
+    RemoteStatus.EDITED: DeliveryState.EDITED,
+    RemoteStatus.PUBLISHED: DeliveryState.PUBLISHED,
+    RemoteStatus.DELETED: DeliveryState.REJECTED,
+}
+
+
+def _hand_off(app: App, w: _Work, status: RemoteStatus, *, changed: bool) -> None:
+    """An editor owns the draft now: never write it again (promise 3)."""
+    d, it = w.delivery, w.item
+    note = f"{status.value} by an editor"
+    if changed:
+        note += f"; source updated after review (version {it.current_version})"
+    app.store.update_delivery(
+        it.id, d.target_city, app.clock(), state=_HANDS_OFF[status], changed_after_review=changed, note=note
+    )
+    log.info("hands-off", item=it.key, target=d.target_city, remote=status.value)
 
 
 def _record_written(app: App, w: _Work, remote: Remote, version: int, event: str) -> None:

@@ -103,3 +103,31 @@ def test_sources_test_records_nothing(tmp_path: Path, server: LoopbackServer) ->
     assert not (tmp_path / "state").exists()
     r = cli(config, "sources", "test", "nope")
     assert r.exit_code != 0 and "no source 'nope'" in r.output
+
+
+def test_a_draft_adopted_after_a_crash_that_an_editor_touched_is_handed_off(
+    tmp_path: Path, server: LoopbackServer, argos_package_dir: Path
+) -> None:
+    from datetime import UTC, datetime
+
+    from syncd.models import DeliveryState
+    from syncd.store import Store
+
+    serve_feeds(server, [DE_ITEM], [])
+    config = write_config(tmp_path, feed_source("dueren-news", f"{server.url}/de.xml"), "")
+    install_models(config, argos_package_dir)
+    assert "1 created" in cli(config, "sync").output
+    (stem,) = drafts(config, "jinhua")
+    page = tmp_path / "drafts" / "jinhua" / f"{stem}.html"
+    page.write_text(page.read_text(encoding="utf-8").replace("世界", "世界!!"), encoding="utf-8")
+    edited = page.read_text(encoding="utf-8")
+    # the state a SIGKILL right after the remote create leaves: the write-ahead row
+    store = Store(f"sqlite:///{tmp_path}/state/syncd.db")
+    ((d, item),) = store.deliveries()
+    store.update_delivery(item.id, "jinhua", datetime.now(UTC), state=DeliveryState.CREATING, remote_id=None, fingerprint=None)
+    store.close()
+    r = cli(config, "sync")
+    assert "1 adopted" in r.output and "0 created" in r.output, r.output
+    assert page.read_text(encoding="utf-8") == edited
+    status = json.loads(cli(config, "status", "--json").output)
+    assert status["targets"][1]["drafts"] == {"edited": 1}

@@ -38,7 +38,7 @@ import httpx
 
 from .. import logs
 from ..config import CityConfig, Duration, HttpConfig, Secret
-from ..errors import SourceError, TargetAuthError, TargetRejected, TargetRetryable
+from ..errors import SourceError, TargetAuthError, TargetGone, TargetRejected, TargetRetryable
 from ..models import Draft, Remote, RemoteStatus
 from ..sanitize import clean_html, escape
 from ..sources.http import PoliteClient, parse_retry_after
@@ -268,14 +268,16 @@ class WordPressTarget:
         # turned back into one
         resp = self._send("POST", f"/wp/v2/posts/{remote.remote_id}", json=self._payload(draft))
         if resp.status_code in (404, 410):
-            raise TargetRejected(
-                self.id, f"post {remote.remote_id} was deleted; it is not created again"
+            raise TargetGone(
+                self.id,
+                f"post {remote.remote_id} was deleted; it is not created again",
+                RemoteStatus.DELETED,
             )
         if resp.status_code == 403:
             status = self.inspect(remote)
             if status is not RemoteStatus.OURS:
-                raise TargetRejected(
-                    self.id, f"post {remote.remote_id} was {status.value} meanwhile; not written"
+                raise TargetGone(
+                    self.id, f"post {remote.remote_id} was {status.value} meanwhile; not written", status
                 )
         post = self._json(resp)
         log.info("wordpress-updated", target=self.id, post=post["id"], marker=draft.marker)
