@@ -54,6 +54,23 @@ def _digest(*parts: bytes) -> str:
     return ":".join(hashlib.sha256(p).hexdigest() for p in parts)
 
 
+def _sidecar_digest(doc: dict[str, Any]) -> str:
+    rest = {k: v for k, v in doc.items() if k != "sidecar_sha256"}
+    return hashlib.sha256(json.dumps(rest, ensure_ascii=False, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def _untouched(page: bytes, sidecar: bytes) -> bool:
+    try:
+        doc = json.loads(sidecar)
+    except ValueError:
+        return False
+    return (
+        isinstance(doc, dict)
+        and doc.get("html_sha256") == hashlib.sha256(page).hexdigest()
+        and doc.get("sidecar_sha256") == _sidecar_digest(doc)
+    )
+
+
 class OutboxTarget:
     inspectable = True
 
@@ -109,6 +126,10 @@ class OutboxTarget:
             "created_at": created_at or now,
             "updated_at": now,
         }
+        # Self-checks, so that after a crash `find` can tell files exactly as syncd
+        # wrote them from files an editor changed before syncd recorded its write.
+        sidecar["html_sha256"] = hashlib.sha256(page.encode("utf-8")).hexdigest()
+        sidecar["sidecar_sha256"] = _sidecar_digest(sidecar)
         text = json.dumps(sidecar, ensure_ascii=False, indent=2, sort_keys=False) + "\n"
         return page.encode("utf-8"), text.encode("utf-8")
 
@@ -143,7 +164,10 @@ class OutboxTarget:
         if current is None:
             return None
         html_path, _ = self._paths(stem)
-        return Remote(remote_id=stem, fingerprint=_digest(*current), url=html_path.as_uri())
+        # adopt as ours only what is still exactly what syncd wrote; otherwise the
+        # fingerprint can match nothing and `inspect` reports the editor's change
+        fingerprint = _digest(*current) if _untouched(*current) else "touched"
+        return Remote(remote_id=stem, fingerprint=fingerprint, url=html_path.as_uri())
 
     def inspect(self, remote: Remote) -> RemoteStatus:
         current = self._read(remote.remote_id)
