@@ -358,6 +358,7 @@ class ArgosEngine:
             options["target_prefix"] = [[model.info.target_prefix]] * len(tokens)
         if retry:
             options["repetition_penalty"] = RETRY_REPETITION_PENALTY
+        self.stats["batches"] += 1
         results = model.translator.translate_batch(
             tokens,
             beam_size=max(1, self.config.beam_size),
@@ -449,17 +450,23 @@ class ArgosEngine:
         elif not unit.job.problem:
             text = unit.job.outs[leg]
         else:
+            zh = lang.split("-")[0] == "zh"
             parts = []
             n = 0
             for piece, job in zip(unit.pieces, unit.piece_jobs, strict=True):
                 if isinstance(piece, gl.Token):
                     n += 1
                     parts.append(gl.placeholder(n))
-                elif job is not None:
-                    parts.append(job.outs[leg])
-                elif piece.strip():
-                    parts.append(piece.strip())
-            text = seg.join_sentences(parts, lang)
+                    continue
+                out = job.outs[leg].strip() if job is not None else piece.strip()
+                if zh:  # Chinese: no spaces; else keep the source's spacing
+                    parts.append(out)
+                elif not out:
+                    parts.append(" " if piece[:1].isspace() else "")
+                else:
+                    lead = " " if piece[:1].isspace() else ""
+                    parts.append(lead + out + (" " if piece[-1:].isspace() else ""))
+            text = "".join(parts).strip()
         return self._convert(TRADITIONAL, text) if lang == "zh-Hant" else text
 
     def _restore(self, masked_text: str, unit: _Unit, lang: str) -> str:
@@ -520,7 +527,8 @@ def _plan_units(plan: _Plan) -> list[_Unit]:
 
 
 def _has_words(text: str) -> bool:
-    return any(c.isalpha() for c in gl.PLACEHOLDER_RE.sub("", text))
+    """Anything for the model besides placeholders (punctuation counts: 。 for .)."""
+    return bool(gl.PLACEHOLDER_RE.sub("", text).strip())
 
 
 def _decode_pieces(model: _Loaded, pieces: Sequence[str]) -> str:

@@ -22,14 +22,24 @@ def test_loops_are_found_in_chinese_and_latin_text() -> None:
 def test_repetition_that_the_source_has_is_not_flagged() -> None:
     assert checks.repetition("Ha ha ha ha!", "Ha ha ha ha!", "de", "en") is None
     assert checks.repetition("Hallo Welt.", "你好你好你好世界", "de", "zh") == "repeated: 你好"
-    assert checks.repetition("a b c d e f", "x y z q x y z r x y z", "de", "en") == "repeated 3×: x y z"
+    assert (
+        checks.repetition("a b c d e f", "x y z q x y z r x y z", "de", "en")
+        == "repeated 3×: x y z"
+    )
 
 
 def test_untranslated_and_copied_source() -> None:
-    assert checks.untranslated("Frank besucht ⟦1⟧.", "Frank访问⟦1⟧。", "de", "zh") == "copied: Frank"
+    assert (
+        checks.untranslated("Frank besucht ⟦1⟧.", "Frank访问⟦1⟧。", "de", "zh") == "copied: Frank"
+    )
     assert checks.untranslated("⟦1⟧ besucht ⟦2⟧.", "⟦1⟧访问⟦2⟧。", "de", "zh") is None
-    assert checks.untranslated("该市长访问金华。", "Der 市长 besucht.", "zh", "de") == "copied: 市长"
-    assert checks.untranslated("Das ist ein Satz.", "Das ist ein Satz.", "de", "en") == "identical to the source"
+    assert (
+        checks.untranslated("该市长访问金华。", "Der 市长 besucht.", "zh", "de") == "copied: 市长"
+    )
+    assert (
+        checks.untranslated("Das ist ein Satz.", "Das ist ein Satz.", "de", "en")
+        == "identical to the source"
+    )
 
 
 def test_length_ratio_outliers() -> None:
@@ -46,8 +56,15 @@ def test_numbers_written_by_the_model_are_flagged() -> None:
 
 
 def test_glossary_terms_missing_even_inside_compounds() -> None:
-    assert checks.glossary_missing("Die Bürgermeisterwahl ist heute.", "选举今天。", GLOSSARY, "de", "zh") == ["市长"]
-    assert checks.glossary_missing("Die Bürgermeisterwahl ist heute.", "市长选举今天。", GLOSSARY, "de", "zh") == []
+    assert checks.glossary_missing(
+        "Die Bürgermeisterwahl ist heute.", "选举今天。", GLOSSARY, "de", "zh"
+    ) == ["市长"]
+    assert (
+        checks.glossary_missing(
+            "Die Bürgermeisterwahl ist heute.", "市长选举今天。", GLOSSARY, "de", "zh"
+        )
+        == []
+    )
     assert checks.glossary_missing("Düren", "迪伦", GLOSSARY, "de", "zh-Hant") == ["迪倫"]
 
 

@@ -45,7 +45,9 @@ def test_the_example_glossary_has_the_partner_terms(glossary: gl.Glossary) -> No
         ("[[term]\n", "", "not valid TOML"),
     ],
 )
-def test_a_bad_glossary_names_file_key_and_reason(tmp_path: Path, text: str, key: str, reason: str) -> None:
+def test_a_bad_glossary_names_file_key_and_reason(
+    tmp_path: Path, text: str, key: str, reason: str
+) -> None:
     path = tmp_path / "glossary.toml"
     path.write_text(text, encoding="utf-8")
     with pytest.raises(ConfigError) as info:
@@ -54,7 +56,9 @@ def test_a_bad_glossary_names_file_key_and_reason(tmp_path: Path, text: str, key
 
 
 def test_terms_match_inflected_german_forms_longest_first(glossary: gl.Glossary) -> None:
-    m = gl.mask("Der Besuch des Bürgermeisters Dürens im Leopold-Hoesch-Museum.", "de", "zh", glossary)
+    m = gl.mask(
+        "Der Besuch des Bürgermeisters Dürens im Leopold-Hoesch-Museum.", "de", "zh", glossary
+    )
     assert m.text == "Der Besuch des ⟦1⟧ ⟦2⟧ im ⟦3⟧."
     assert [gl.render(t, "zh") for t in m.tokens] == ["市长", "迪伦", "Leopold-Hoesch-Museum"]
     assert gl.mask("Die Dürenerin und Bürgermeisterwahl", "de", "zh", glossary).tokens == ()
@@ -75,7 +79,9 @@ def test_tokens_are_masked_and_written_the_target_way(glossary: gl.Glossary) -> 
 
 
 def test_chinese_tokens_come_out_german(glossary: gl.Glossary) -> None:
-    m = gl.mask("金华市长于2024年5月1日14时访问迪伦，共1,000.5人，电话0579-82468888。", "zh", "de", glossary)
+    m = gl.mask(
+        "金华市长于2024年5月1日14时访问迪伦，共1,000.5人，电话0579-82468888。", "zh", "de", glossary
+    )
     assert m.text == "⟦1⟧⟦2⟧于⟦3⟧⟦4⟧访问⟦5⟧，共⟦6⟧人，电话⟦7⟧。"
     assert [gl.render(t, "de") for t in m.tokens] == [
         "Jinhua", "Bürgermeister", "1. Mai 2024", "14 Uhr", "Düren", "1.000,5", "0579-82468888",
@@ -109,8 +115,14 @@ PIECES = [
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.sampled_from(PIECES), max_size=12), st.sampled_from([" ", ""]), st.sampled_from(["de", "zh"]))
-def test_mask_then_restore_is_the_identity(glossary: gl.Glossary, pieces: list[str], sep: str, src: str) -> None:
+@given(
+    st.lists(st.sampled_from(PIECES), max_size=12),
+    st.sampled_from([" ", ""]),
+    st.sampled_from(["de", "zh"]),
+)
+def test_mask_then_restore_is_the_identity(
+    glossary: gl.Glossary, pieces: list[str], sep: str, src: str
+) -> None:
     text = sep.join(pieces)
     masked = gl.mask(text, src, "zh" if src == "de" else "de", glossary)
     if "⟦" in text or "⟧" in text:

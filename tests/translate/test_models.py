@@ -16,7 +16,9 @@ from syncd.translate import models
 from tests.support import argosgen
 
 
-def rewrite(src: Path, dest: Path, change: Callable[[str, bytes], list[tuple[zipfile.ZipInfo | str, bytes]]]) -> Path:
+def rewrite(
+    src: Path, dest: Path, change: Callable[[str, bytes], list[tuple[zipfile.ZipInfo | str, bytes]]]
+) -> Path:
     """Copy an .argosmodel, letting ``change`` replace each entry by zero or more entries."""
     with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dest, "w") as zout:
         for info in zin.infolist():
@@ -32,21 +34,36 @@ def keep(name: str, data: bytes) -> list[tuple[zipfile.ZipInfo | str, bytes]]:
 def test_install_list_and_route(tmp_path: Path, argos_package_dir: Path) -> None:
     target = tmp_path / "models"
     got = models.install_file(target, argos_package_dir)
-    assert sorted((p.from_code, p.to_code) for p in got) == [("de", "en"), ("en", "de"), ("en", "zh"), ("zh", "en")]
+    assert sorted((p.from_code, p.to_code) for p in got) == [
+        ("de", "en"),
+        ("en", "de"),
+        ("en", "zh"),
+        ("zh", "en"),
+    ]
     listed = models.installed(target)
     assert [(p.name, p.version) for p in listed][0] == ("translate-de_en", "1.0")
     assert all(p.size_bytes > 100_000 and p.path.parent == target for p in listed)
-    assert [p.ref for p in models.route(listed, "de", "zh-Hant") or []] == ["translate-de_en@1.0", "translate-en_zh@1.0"]
+    assert [p.ref for p in models.route(listed, "de", "zh-Hant") or []] == [
+        "translate-de_en@1.0",
+        "translate-en_zh@1.0",
+    ]
     assert [p.ref for p in models.route(listed, "zh", "en") or []] == ["translate-zh_en@1.0"]
     assert models.route(listed, "de", "fr") is None
-    assert sorted(os.listdir(target)) == [".lock"] + sorted(p.path.name for p in listed)  # no staging left
+    assert sorted(os.listdir(target)) == [".lock"] + sorted(
+        p.path.name for p in listed
+    )  # no staging left
 
 
 def test_the_layout_is_argostranslates(models_dir: Path) -> None:
     import argostranslate.package as ap
 
     found = ap.get_installed_packages(path=[models_dir])
-    assert sorted((p.from_code, p.to_code) for p in found) == [("de", "en"), ("en", "de"), ("en", "zh"), ("zh", "en")]
+    assert sorted((p.from_code, p.to_code) for p in found) == [
+        ("de", "en"),
+        ("en", "de"),
+        ("en", "zh"),
+        ("zh", "en"),
+    ]
 
 
 def test_an_update_replaces_the_old_version(models_dir: Path, tmp_path: Path) -> None:
@@ -54,14 +71,18 @@ def test_an_update_replaces_the_old_version(models_dir: Path, tmp_path: Path) ->
     before = models.fingerprint(models_dir)
     (info,) = models.install_file(models_dir, newer)
     assert info.ref == "translate-de_en@1.1"
-    assert [p.ref for p in models.installed(models_dir) if p.from_code == "de"] == ["translate-de_en@1.1"]
+    assert [p.ref for p in models.installed(models_dir) if p.from_code == "de"] == [
+        "translate-de_en@1.1"
+    ]
     assert models.fingerprint(models_dir) != before
     (again,) = models.install_file(models_dir, newer)  # same folder name: swapped in place
     assert again.stamp != info.stamp
 
 
 def test_remove(models_dir: Path) -> None:
-    with pytest.raises(ModelError, match="no installed package for de→zh; de→zh is served through English"):
+    with pytest.raises(
+        ModelError, match="no installed package for de→zh; de→zh is served through English"
+    ):
         models.remove(models_dir, "de", "zh")
     (gone,) = models.remove(models_dir, "en", "zh")
     assert gone.ref == "translate-en_zh@1.0" and not gone.path.exists()
@@ -92,7 +113,9 @@ BAD_ARCHIVES: dict[str, tuple[Callable[[str, bytes], list[tuple[zipfile.ZipInfo 
 
 
 @pytest.mark.parametrize("case", sorted(BAD_ARCHIVES))
-def test_unsafe_or_broken_archives_are_refused(case: str, argos_packages: dict[tuple[str, str], Path], tmp_path: Path) -> None:
+def test_unsafe_or_broken_archives_are_refused(
+    case: str, argos_packages: dict[tuple[str, str], Path], tmp_path: Path
+) -> None:
     change, reason = BAD_ARCHIVES[case]
     bad = rewrite(argos_packages[("de", "en")], tmp_path / "bad.argosmodel", change)
     target = tmp_path / "models"
@@ -104,7 +127,9 @@ def test_unsafe_or_broken_archives_are_refused(case: str, argos_packages: dict[t
     assert not target.exists() or [p.name for p in target.iterdir()] == [".lock"]  # nothing left
 
 
-def test_not_a_zip_and_size_caps(tmp_path: Path, argos_packages: dict[tuple[str, str], Path], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_not_a_zip_and_size_caps(
+    tmp_path: Path, argos_packages: dict[tuple[str, str], Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     junk = tmp_path / "junk.argosmodel"
     junk.write_bytes(b"not a zip")
     with pytest.raises(ModelError, match="junk.argosmodel: not an Argos package"):
@@ -120,7 +145,9 @@ def test_not_a_zip_and_size_caps(tmp_path: Path, argos_packages: dict[tuple[str,
         models.install_file(tmp_path / "m", tmp_path / "empty")
 
 
-def test_a_zip_bomb_is_stopped_by_the_declared_size(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_zip_bomb_is_stopped_by_the_declared_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("p/metadata.json", b"{}")
@@ -132,7 +159,9 @@ def test_a_zip_bomb_is_stopped_by_the_declared_size(tmp_path: Path, monkeypatch:
         models.install_file(tmp_path / "m", bomb)
 
 
-def test_install_from_url_and_index(tmp_path: Path, argos_packages: dict[tuple[str, str], Path]) -> None:
+def test_install_from_url_and_index(
+    tmp_path: Path, argos_packages: dict[tuple[str, str], Path]
+) -> None:
     target = tmp_path / "models"
     with argosgen.serve_index(argos_packages.values()) as base:
         (one,) = models.install_url(target, base + "translate-zh_en-1_0.argosmodel")
@@ -151,17 +180,23 @@ def test_install_from_url_and_index(tmp_path: Path, argos_packages: dict[tuple[s
 
 
 def test_an_unreachable_index_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(ModelError, match=r"package index http://127\.0\.0\.1:9/index\.json cannot be fetched"):
+    with pytest.raises(
+        ModelError, match=r"package index http://127\.0\.0\.1:9/index\.json cannot be fetched"
+    ):
         models.install_pair(tmp_path, "http://127.0.0.1:9/", "de", "zh", timeout=2)
 
 
-def test_the_index_must_deliver_what_it_promised(tmp_path: Path, argos_packages: dict[tuple[str, str], Path]) -> None:
+def test_the_index_must_deliver_what_it_promised(
+    tmp_path: Path, argos_packages: dict[tuple[str, str], Path]
+) -> None:
     wrong = rewrite(
         argos_packages[("de", "en")],
         tmp_path / "translate-de_en-1_0.argosmodel",
-        lambda n, d: [(n, json.dumps({**json.loads(d), "package_version": "0.9"}).encode())]
-        if n.endswith("metadata.json")
-        else [(n, d)],
+        lambda n, d: (
+            [(n, json.dumps({**json.loads(d), "package_version": "0.9"}).encode())]
+            if n.endswith("metadata.json")
+            else [(n, d)]
+        ),
     )
     with argosgen.serve_index([wrong]) as base:
         expect = {"from_code": "de", "to_code": "en", "package_version": "1.0"}

@@ -33,7 +33,9 @@ def test_german_abbreviations_and_ordinals_do_not_end_a_sentence() -> None:
 
 
 def test_quotes_urls_and_mail_addresses() -> None:
-    text = "Sie sagte: „Ja.“ Dann ging sie. Infos unter www.dueren.de/a_b. Mail an info@dueren.de! Gut"
+    text = (
+        "Sie sagte: „Ja.“ Dann ging sie. Infos unter www.dueren.de/a_b. Mail an info@dueren.de! Gut"
+    )
     assert sentences(text, "de") == [
         "Sie sagte: „Ja.“",
         "Dann ging sie.",
@@ -80,7 +82,10 @@ def test_blocks_links_and_line_breaks() -> None:
         "Ort",
     ]
     link = doc.sentences()[1].spans[0]
-    assert (link.open, doc.sentences()[1].span_text(link)) == ('<a href="https://x.de/a_b">', "neue Saal")
+    assert (link.open, doc.sentences()[1].span_text(link)) == (
+        '<a href="https://x.de/a_b">',
+        "neue Saal",
+    )
     assert doc.sentences()[3].is_whole(doc.sentences()[3].spans[0])
     assert seg.render(doc, seg.identity_html, "de") == (
         '<h2>Neues Rathaus</h2><p>Der <a href="https://x.de/a_b">neue Saal</a> ist offen. '
@@ -91,7 +96,10 @@ def test_blocks_links_and_line_breaks() -> None:
 def test_pre_and_code_stay_verbatim_and_br_separates() -> None:
     doc = seg.parse("<p>Zeile eins<br>Zeile zwei</p><pre>x = 1 &lt; 2</pre>", "de")
     assert [s.text for s in doc.sentences()] == ["Zeile eins", "Zeile zwei"]
-    assert seg.render(doc, lambda s: s.text.upper(), "de") == "<p>ZEILE EINS<br>ZEILE ZWEI</p><pre>x = 1 &lt; 2</pre>"
+    assert (
+        seg.render(doc, lambda s: s.text.upper(), "de")
+        == "<p>ZEILE EINS<br>ZEILE ZWEI</p><pre>x = 1 &lt; 2</pre>"
+    )
 
 
 def test_unbalanced_inline_tags_are_kept_verbatim() -> None:
@@ -101,14 +109,18 @@ def test_unbalanced_inline_tags_are_kept_verbatim() -> None:
 
 
 def test_inject_places_markup_around_translated_words() -> None:
-    (sentence,) = seg.parse('<p>Der <a href="/x">neue Saal</a> ist <b>offen</b>.</p>', "de").sentences()
+    (sentence,) = seg.parse(
+        '<p>Der <a href="/x">neue Saal</a> ist <b>offen</b>.</p>', "de"
+    ).sentences()
     placed = seg.inject(sentence, "The new hall is open.", ["new hall", "open"], "en")
     assert placed.html == 'The <a href="/x">new hall</a> is <b>open</b>.'
     assert not placed.moved and not placed.dropped
 
 
 def test_inject_uses_closest_match_then_moves_links() -> None:
-    (sentence,) = seg.parse('<p>Mehr <a href="/x">auf der Website</a> der <i>Stadt</i>.</p>', "de").sentences()
+    (sentence,) = seg.parse(
+        '<p>Mehr <a href="/x">auf der Website</a> der <i>Stadt</i>.</p>', "de"
+    ).sentences()
     close = seg.inject(sentence, "More on the city website.", ["on the website", "city"], "en")
     assert close.html == 'More <a href="/x">on the city website</a>.'
     assert close.dropped == (1,)  # "city" is inside the link's words now: <i> cannot nest there
@@ -119,7 +131,19 @@ def test_inject_uses_closest_match_then_moves_links() -> None:
 
 # ------------------------------------------------------------------- properties
 
-WORDS_DE = ["Düren", "Stadt", "neue", "z. B.", "Dr. Klein", "1. Mai", "am", "3.", "und", "Satz", "www.a_b.de"]
+WORDS_DE = [
+    "Düren",
+    "Stadt",
+    "neue",
+    "z. B.",
+    "Dr. Klein",
+    "1. Mai",
+    "am",
+    "3.",
+    "und",
+    "Satz",
+    "www.a_b.de",
+]
 PUNCT = [".", "!", "?", ",", ""]
 SPACE = [" ", "\n  ", " \t"]
 
