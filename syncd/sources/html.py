@@ -545,32 +545,25 @@ class PageSource:
     Subclasses implement ``listing(state)`` and ``spec``; this class reads at most
     ``max_articles`` articles per poll, revisits an article only after ``revisit``,
     and then with a conditional GET (articles are cached in memory per source).
+    The kind's ``Options`` must have ``max_articles``, ``revisit``, ``allow_hosts``
+    and ``max_bytes``.
     """
 
-    def __init__(
-        self,
-        source: SourceConfig,
-        city: CityConfig,
-        http: PoliteClient,
-        *,
-        max_articles: int,
-        revisit: timedelta,
-        allow_hosts: Iterable[str],
-        max_bytes: int,
-    ) -> None:
+    def __init__(self, source: SourceConfig, city: CityConfig, http: PoliteClient) -> None:
+        opts = source.options
         self.id = source.id
         self.url = source.url
         self.tz = city.tz
         self.http = http
-        self.max_articles = max_articles
-        self.revisit = revisit
+        self.max_articles: int = opts.max_articles
+        self.revisit: timedelta = opts.revisit
         hints = ("gb18030",) if city.language.startswith("zh") else ("cp1252",)
         self.reader = PageReader(
             source.id,
             http,
-            allow_host=host_filter(source.url, allow_hosts),
+            allow_host=host_filter(source.url, opts.allow_hosts),
             hints=hints,
-            max_bytes=max_bytes,
+            max_bytes=opts.max_bytes,
         )
         self._cache: OrderedDict[str, _Cached] = OrderedDict()
         self._lock = threading.Lock()
@@ -689,15 +682,7 @@ class PageSource:
 class HtmlSource(PageSource):
     def __init__(self, source: SourceConfig, city: CityConfig, http: PoliteClient) -> None:
         opts: Options = source.options
-        super().__init__(
-            source,
-            city,
-            http,
-            max_articles=opts.max_articles,
-            revisit=opts.revisit,
-            allow_hosts=opts.allow_hosts,
-            max_bytes=opts.max_bytes,
-        )
+        super().__init__(source, city, http)
         self.options = opts
         sel = css
         self._item_sel = sel(opts.item)

@@ -171,15 +171,7 @@ def total_records(text: str) -> int | None:
 class JpageSource(PageSource):
     def __init__(self, source: SourceConfig, city: CityConfig, http: PoliteClient) -> None:
         opts: Options = source.options
-        super().__init__(
-            source,
-            city,
-            http,
-            max_articles=opts.max_articles,
-            revisit=opts.revisit,
-            allow_hosts=opts.allow_hosts,
-            max_bytes=opts.max_bytes,
-        )
+        super().__init__(source, city, http)
         self.options = opts
         self._allow = re.compile(opts.allow) if opts.allow else None
         self.spec = ArticleSpec(

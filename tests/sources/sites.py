@@ -15,6 +15,7 @@ from typing import Any
 
 from syncd import config as cfgmod
 from syncd.config import CityConfig, Config, Duration, HttpConfig, SourceConfig
+from syncd.errors import ConfigError
 from syncd.sources.http import PoliteClient
 from tests.support.loopback import LoopbackServer, Reply, Request
 
@@ -155,11 +156,29 @@ class Clock:
         return self.now
 
 
+#: clients made by ``client``; tests/sources/conftest.py closes them after each test
+OPEN_CLIENTS: list[PoliteClient] = []
+
+
 def client(
-    config: HttpConfig | None = None, clock: Callable[[], datetime] | None = None
+    config: HttpConfig | None = None,
+    clock: Callable[[], datetime] | None = None,
+    sleep: Callable[[float], None] | None = None,
 ) -> PoliteClient:
-    return PoliteClient(
+    c = PoliteClient(
         config
         or HttpConfig(allow_private=True, host_delay=Duration(0), timeout=Duration(seconds=5)),
         clock=clock or Clock(),
+        **({"sleep": sleep} if sleep else {}),
     )
+    OPEN_CLIENTS.append(c)
+    return c
+
+
+def config_error(tmp_path: Path, city: str, table: dict[str, Any]) -> ConfigError:
+    """The error that loading a config with this one source raises."""
+    try:
+        load(tmp_path, (city, table))
+    except ConfigError as exc:
+        return exc
+    raise AssertionError(f"{table} was accepted")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -10,10 +9,9 @@ from typing import Any
 import pytest
 
 from syncd.config import Duration, HttpConfig
-from syncd.errors import ConfigError, FetchError, SourceAlert
+from syncd.errors import FetchError, SourceAlert
 from syncd.sources import SourceState
 from syncd.sources.html import HtmlSource, canonical_url, make
-from syncd.sources.http import PoliteClient
 from tests.sources.sites import (
     DUEREN_DETAIL,
     DUEREN_LIST,
@@ -27,15 +25,6 @@ from tests.sources.sites import (
     source,
 )
 from tests.support.loopback import LoopbackServer, Reply, Request
-
-_clients: list[PoliteClient] = []
-
-
-@pytest.fixture(autouse=True)
-def _close_clients() -> Iterator[None]:
-    yield
-    while _clients:
-        _clients.pop().close()
 
 
 def dueren(
@@ -55,9 +44,7 @@ def dueren(
     }
     cfg = load(tmp_path, ("dueren", table))
     src, city = source(cfg, "dueren-presse")
-    c = client(http, clock)
-    _clients.append(c)
-    return make(src, city, c)
+    return make(src, city, client(http, clock))
 
 
 def test_typo3_press_list_and_detail_pages_give_items(
@@ -301,12 +288,7 @@ def test_crawl_delay_and_host_delay_space_requests(tmp_path: Path, server: Loopb
     dueren_site(server)
     server.routes["/robots.txt"] = html("User-agent: *\nCrawl-delay: 2\n", ctype="text/plain")
     slept: list[float] = []
-    c = PoliteClient(
-        HttpConfig(allow_private=True, host_delay=Duration(0), timeout=Duration(seconds=5)),
-        clock=Clock(),
-        sleep=slept.append,
-    )
-    _clients.append(c)
+    c = client(sleep=slept.append)
     table = {
         "id": "dueren-presse",
         "kind": "html",
@@ -415,31 +397,3 @@ def test_malformed_and_hostile_markup_does_not_crash(
         assert bad not in body
     assert "haushalt-2024" not in items  # binary garbage: dropped or alerted, never an item
     assert result.entry_errors
-
-
-@pytest.mark.parametrize(
-    ("options", "key", "reason"),
-    [
-        ({"item": "div[["}, "item", "not a usable CSS selector"),
-        ({"item": ""}, "item", "expected a CSS selector"),
-        ({"remove": [".ok", "p::nonsense("]}, "remove[1]", "not a usable CSS selector"),
-        ({"allow": "(unclosed"}, "allow", "not a regular expression"),
-        ({"pages": 0}, "pages", "expected at least 1"),
-        ({"url": "ftp://x/"}, "url", "http(s)"),
-        ({"colour": "red"}, "colour", "unknown key"),
-    ],
-)
-def test_bad_options_name_the_key(
-    tmp_path: Path, options: dict[str, Any], key: str, reason: str
-) -> None:
-    table = {
-        "id": "d",
-        "kind": "html",
-        "url": "https://www.dueren.de/presse",
-        "item": ".a",
-        **options,
-    }
-    with pytest.raises(ConfigError) as info:
-        load(tmp_path, ("dueren", table))
-    assert info.value.key == f"cities[0].sources[0].{key}"
-    assert reason in info.value.reason

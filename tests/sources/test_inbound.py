@@ -294,23 +294,3 @@ def test_a_missing_secret_fails_at_start(tmp_path: Path, monkeypatch: pytest.Mon
             servers_for([(s, c) for c, s in cfg.sources()], store, Clock())
     finally:
         store.close()
-
-
-@pytest.mark.parametrize(
-    ("options", "key", "reason"),
-    [
-        ({"listen": "8787"}, "listen", "host:port"),
-        ({"path": "inbound"}, "path", "URL path"),
-        ({"tolerance": "2h"}, "tolerance", "between 1s and 1h"),
-        ({"max_bytes": 10}, "max_bytes", "at least 1024"),
-        ({"secret": "inline!"}, "secret", "never inline"),
-    ],
-)
-def test_bad_options_name_the_key(
-    tmp_path: Path, options: dict[str, Any], key: str, reason: str
-) -> None:
-    table = {"id": "a", "kind": "inbound", "secret": {"env": "S"}, **options}
-    with pytest.raises(ConfigError) as info:
-        load(tmp_path, ("jinhua", table))
-    assert info.value.key == f"cities[1].sources[0].{key}"
-    assert reason in info.value.reason

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from syncd.errors import ConfigError, SourceAlert
+from syncd.errors import SourceAlert
 from syncd.sources import SourceState
-from syncd.sources.http import PoliteClient
 from syncd.sources.jpage import JpageSource, make, paging
 from tests.sources.sites import (
     JINHUA_COL,
@@ -27,14 +25,6 @@ from tests.sources.sites import (
 from tests.support.loopback import LoopbackServer, Reply
 
 ART = "/art/2024/3/{}/art_1229160587_{}.html"
-_clients: list[PoliteClient] = []
-
-
-@pytest.fixture(autouse=True)
-def _close_clients() -> Iterator[None]:
-    yield
-    while _clients:
-        _clients.pop().close()
 
 
 def jinhua(tmp_path: Path, server: LoopbackServer, **options: Any) -> JpageSource:
@@ -46,9 +36,7 @@ def jinhua(tmp_path: Path, server: LoopbackServer, **options: Any) -> JpageSourc
         **options,
     }
     src, city = source(load(tmp_path, ("jinhua", table)), "jinhua-news")
-    c = client()
-    _clients.append(c)
-    return make(src, city, c)
+    return make(src, city, client())
 
 
 def test_column_page_and_dataproxy_give_items(tmp_path: Path, server: LoopbackServer) -> None:
@@ -208,27 +196,3 @@ def test_undecodable_pages_are_an_alert(tmp_path: Path, server: LoopbackServer) 
     with pytest.raises(SourceAlert) as info:
         jinhua(tmp_path, server).fetch(SourceState())
     assert info.value.reason.startswith("garbled text: no charset decodes the page cleanly")
-
-
-@pytest.mark.parametrize(
-    ("options", "key", "reason"),
-    [
-        ({"body": ["#zoom", "::"]}, "body[1]", "not a usable CSS selector"),
-        ({"per_page": 0}, "per_page", "expected at least 1"),
-        ({"proxy": "module/jpage/dataproxy.jsp"}, "proxy", "absolute path"),
-        ({"url": ""}, "url", "column page"),
-    ],
-)
-def test_bad_options_name_the_key(
-    tmp_path: Path, options: dict[str, Any], key: str, reason: str
-) -> None:
-    table = {
-        "id": "j",
-        "kind": "jpage",
-        "url": "https://www.jinhua.gov.cn/col/col1/index.html",
-        **options,
-    }
-    with pytest.raises(ConfigError) as info:
-        load(tmp_path, ("jinhua", table))
-    assert info.value.key == f"cities[1].sources[0].{key}"
-    assert reason in info.value.reason
