@@ -66,13 +66,18 @@ _TRACKING = re.compile(
 _LOGIN_PATH = re.compile(
     r"(^|[/_.-])(login|logon|signin|sign-in|anmelden|sso|cas|passport|auth)([/_.?-]|$)", re.I
 )
+#: found only on challenge pages
 _CHALLENGE_MARKERS = (
     ("__jsl_clearance", "JavaScript challenge: __jsl_clearance"),
     ("acw_sc__v2", "JavaScript challenge: acw_sc__v2"),
     ("cf_chl_opt", "JavaScript challenge: Cloudflare"),
-    ("challenge-platform", "JavaScript challenge: Cloudflare"),
 )
-_CAPTCHA = re.compile(r"captcha|geetest|验证码|滑动验证|人机验证|安全验证", re.I)
+#: found on challenge pages and, now and then, on real ones (Cloudflare injects its
+#: challenge-platform script into ordinary pages; a contact form has a CAPTCHA):
+#: they count only on a page with next to no visible text
+_WEAK_MARKERS = re.compile(
+    r"challenge-platform|just a moment|captcha|geetest|验证码|滑动验证|人机验证|安全验证", re.I
+)
 _DATE_METAS = (
     ("name", "pubdate"),
     ("property", "article:published_time"),
@@ -263,10 +268,10 @@ def detect_wall(
     final, first = urlsplit(url), urlsplit(requested)
     if final.path != first.path and _LOGIN_PATH.search(final.path + "?" + final.query):
         return f"{LOGIN} (redirected to {url})"
-    if len(text) < 50_000 and _CAPTCHA.search(head):
-        doc = parse_html(text, url)
-        if len(visible_text(doc)) < 400:
-            return f"{VERIFY} (CAPTCHA page)"
+    weak = _WEAK_MARKERS.search(head) if len(text) < 50_000 else None
+    if weak and len(visible_text(parse_html(text, url))) < 400:
+        cloudflare = weak.group(0).lower() in ("challenge-platform", "just a moment")
+        return f"{VERIFY} ({'JavaScript challenge: Cloudflare' if cloudflare else 'CAPTCHA page'})"
     if status == 403:
         return "access denied (HTTP 403); not bypassed"
     return None

@@ -5,13 +5,27 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from syncd.config import Duration, HttpConfig
 from syncd.errors import FetchError, SourceAlert
 from syncd.sources import SourceState
-from syncd.sources.html import HtmlSource, canonical_url, make
+from syncd.sources.html import (
+    ArticleSpec,
+    Entry,
+    HtmlSource,
+    NoBody,
+    Page,
+    canonical_url,
+    css,
+    make,
+    parse_html,
+    read_article,
+)
 from tests.sources.sites import (
     DUEREN_DETAIL,
     DUEREN_LIST,
@@ -397,3 +411,42 @@ def test_malformed_and_hostile_markup_does_not_crash(
         assert bad not in body
     assert "haushalt-2024" not in items  # binary garbage: dropped or alerted, never an item
     assert result.entry_errors
+
+
+def test_ordinary_pages_with_challenge_words_are_not_walls(
+    tmp_path: Path, server: LoopbackServer
+) -> None:
+    dueren_site(server)
+    # Cloudflare injects its detection script into ordinary pages; a contact form has a CAPTCHA
+    injected = read("dueren/list.html").replace(
+        "</body>",
+        "<script src='/cdn-cgi/challenge-platform/scripts/jsd/main.js'></script>"
+        "<form><label>Captcha</label><input name=captcha></form></body>",
+    )
+    server.routes[DUEREN_LIST] = html(injected)
+    assert len(dueren(tmp_path, server).fetch(SourceState()).items) == 4
+
+
+_TAGS = st.sampled_from(["<p>", "</p>", "<div class='news-text-wrap'>", "</div>", "<script>", "<img src=x>",
+                         "<meta name=PubDate content='", "'>", "<time datetime='", "<a href='javascript:x'>",
+                         "<!--", "-->", "<![CDATA[", "]]>", "&#0;", "&amp", "\x00", "金华", "Düren"])  # fmt: skip
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.lists(st.one_of(_TAGS, st.text(max_size=20)), max_size=60))
+def test_any_article_markup_gives_an_article_or_a_clear_no_body(parts: list[str]) -> None:
+    text = "".join(parts)
+    page = Page("https://www.dueren.de/a", {}, text, parse_html(text, "https://www.dueren.de/a"))
+    spec = ArticleSpec(tz=ZoneInfo("Europe/Berlin"), body=[css(".news-text-wrap")], min_body=10)
+    try:
+        article = read_article(page, spec, Entry("https://www.dueren.de/a", "Titel"))
+    except NoBody:
+        return
+    assert (
+        article.body_html
+        and "<script" not in article.body_html
+        and "javascript:" not in article.body_html
+    )
+    assert article.published is None or article.published.tzinfo is UTC
