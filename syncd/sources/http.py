@@ -13,6 +13,7 @@
   robots.txt asks for a ``Crawl-delay``, capped at ``MAX_CRAWL_DELAY``);
 - ``robots_allows(url)`` answers from the host's robots.txt (cached a day), when
   ``http.respect_robots`` is on; page sources ask it before every request;
+- no cookies are stored or sent;
 - ``raise_for_status=False`` hands back 4xx/5xx answers (size-capped like any other)
   so a caller can tell a challenge or login page from a plain error.
 
@@ -22,6 +23,7 @@ Errors are mapped here, once, to ``FetchError`` / ``RetryLater`` with the cause 
 from __future__ import annotations
 
 import email.utils
+import http.cookiejar
 import ipaddress
 import re
 import socket
@@ -138,6 +140,11 @@ class PoliteClient:
             headers={"User-Agent": user_agent(config.contact)},
             transport=transport,
             trust_env=False,
+            # No cookies kept: sources must not share state, and a challenge's cookie
+            # is never sent back (syncd does not pass walls, see sources/html.py).
+            cookies=http.cookiejar.CookieJar(
+                policy=http.cookiejar.DefaultCookiePolicy(allowed_domains=[])
+            ),
         )
         self._lock = threading.Lock()
         self._last_request: dict[str, float] = {}

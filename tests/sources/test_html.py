@@ -450,3 +450,15 @@ def test_any_article_markup_gives_an_article_or_a_clear_no_body(parts: list[str]
         and "javascript:" not in article.body_html
     )
     assert article.published is None or article.published.tzinfo is UTC
+
+
+def test_cookies_are_never_kept_or_sent(tmp_path: Path, server: LoopbackServer) -> None:
+    dueren_site(server)
+    listing = read("dueren/list.html").encode()
+    server.routes[DUEREN_LIST] = lambda req: Reply(
+        200, listing, {"Content-Type": "text/html", "Set-Cookie": "__jsluid_s=abc; Path=/"}
+    )
+    src = dueren(tmp_path, server)
+    src.fetch(SourceState())
+    src.fetch(SourceState())
+    assert all("cookie" not in r.headers for r in server.requests)
