@@ -139,6 +139,15 @@ def decode_html(
     return content.decode(fallback, "replace"), fallback, warnings
 
 
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def strip_controls(text: str) -> str:
+    """Drop C0 control characters other than tab and newlines: they mean nothing in
+    HTML, and lxml (like XML) refuses them."""
+    return _CONTROLS.sub("", text)
+
+
 def garbled(text: str) -> bool:
     """Whether a decoded text has too many replacement characters to be trusted."""
     if not text:

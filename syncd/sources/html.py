@@ -48,7 +48,7 @@ from ..errors import FetchError, RetryLater, SourceAlert
 from ..models import Image, Item
 from ..sanitize import clean_html, escape, to_text
 from . import FetchResult, SourceState
-from .decode import decode_html, garbled, parse_date
+from .decode import decode_html, garbled, parse_date, strip_controls
 from .http import PoliteClient, cache_hint
 
 ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1"
@@ -229,8 +229,9 @@ class Disallowed(Exception):
 def parse_html(text: str, base_url: str) -> Any:
     """An lxml document of ``text`` with every link made absolute; never raises."""
     parser = lxml.html.HTMLParser(encoding="utf-8", remove_comments=True)
+    raw = strip_controls(text).encode("utf-8", "replace")
     try:
-        doc = lxml.html.document_fromstring(text.encode("utf-8", "replace"), parser=parser)
+        doc = lxml.html.document_fromstring(raw, parser=parser)
     except etree.ParserError:  # empty document
         doc = lxml.html.document_fromstring(b"<html><body></body></html>", parser=parser)
     doc.make_links_absolute(base_url, resolve_base_href=False, handle_failures="discard")
@@ -333,6 +334,7 @@ class PageReader:
         if resp.not_modified:
             return None, new_etag, new_lm
         text, _codec, warnings = decode_html(resp.content, resp.headers, self.hints)
+        text = strip_controls(text)
         wall = detect_wall(resp.status, resp.headers, text, resp.url, url)
         if wall:
             raise SourceAlert(self.source_id, wall, resp.url)
@@ -492,7 +494,7 @@ def read_article(page: Page, spec: ArticleSpec, entry: Entry) -> Article:
         extracted = trafilatura.extract(
             page.text, url=page.url, output_format="html", include_images=True, include_links=True
         )
-        raw = extracted or ""
+        raw = strip_controls(extracted or "")
         body = clean_html(raw)
         flags.append("generic-extractor")
         if not to_text(body):

@@ -52,6 +52,7 @@ from ..sanitize import clean_html, to_text
 from ..store import Store
 from ..targets.webhook import sign, signing_key
 from . import FetchResult, SourceState
+from .decode import strip_controls
 from .http import PoliteClient
 
 log = logs.get("syncd.sources.inbound")
@@ -197,7 +198,7 @@ def to_item(source_id: str, doc: Mapping[str, Any], tz: ZoneInfo) -> Item:
     if doc.get("published"):
         dt = datetime.fromisoformat(str(doc["published"]).replace("Z", "+00:00"))
         published = (dt if dt.tzinfo else dt.replace(tzinfo=tz)).astimezone(UTC)
-    raw = doc.get("body_html") or ""
+    raw = strip_controls(doc.get("body_html") or "")
     body = clean_html(raw)
     if body and not body.lstrip().startswith("<"):
         body = f"<p>{body}</p>"
@@ -205,7 +206,7 @@ def to_item(source_id: str, doc: Mapping[str, Any], tz: ZoneInfo) -> Item:
         source_id=source_id,
         key=doc["key"],
         url=doc.get("url"),
-        title=to_text(doc["title"])[:MAX_TITLE],
+        title=to_text(strip_controls(doc["title"]))[:MAX_TITLE],
         summary=to_text(doc.get("summary") or ""),
         body_html=body,
         published=published,
