@@ -104,9 +104,11 @@ class Daemon:
         self._start_inbound()
         self.scheduler.start()
         for _city, s in self.app.config.sources():
-            if s.enabled and s.kind != "inbound":
+            if not s.enabled:
+                continue
+            if s.kind != "inbound":
                 self._arm(s.id)
-            elif s.kind == "inbound":
+            else:  # pushed items wait in the store: look at the queue often
                 self.scheduler.add_job(
                     self._poll_job, "interval", seconds=max(10, int(s.interval.total_seconds())),
                     args=[s.id], id=f"poll:{s.id}", next_run_time=self.app.clock(),
