@@ -141,7 +141,7 @@ class PoliteClient:
             transport=transport,
             trust_env=False,
             # No cookies kept: sources must not share state, and a challenge's cookie
-            # is never sent back (syncd does not pass walls, see sources/html.py).
+            # is never sent back (syncd does not pass walls, see sources/page.py).
             cookies=http.cookiejar.CookieJar(
                 policy=http.cookiejar.DefaultCookiePolicy(allowed_domains=[])
             ),

@@ -40,7 +40,8 @@ from ..errors import FetchError, SourceAlert
 from ..sanitize import escape, to_text
 from . import SourceState
 from .decode import parse_date
-from .html import (
+from .http import PoliteClient, cache_hint
+from .page import (
     Article,
     ArticleSpec,
     Disallowed,
@@ -53,7 +54,6 @@ from .html import (
     regex_problem,
     selector_problem,
 )
-from .http import PoliteClient, cache_hint
 
 XML_ACCEPT = "text/xml,application/xml;q=0.9,*/*;q=0.1"
 _RECORD = re.compile(r"<record>\s*<!\[CDATA\[(.*?)\]\]>\s*</record>", re.S | re.I)

@@ -14,15 +14,14 @@ from hypothesis import strategies as st
 from syncd.config import Duration, HttpConfig
 from syncd.errors import FetchError, SourceAlert
 from syncd.sources import SourceState
-from syncd.sources.html import (
+from syncd.sources.html import HtmlSource, make
+from syncd.sources.page import (
     ArticleSpec,
     Entry,
-    HtmlSource,
     NoBody,
     Page,
     canonical_url,
     css,
-    make,
     parse_html,
     read_article,
 )
