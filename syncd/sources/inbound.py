@@ -28,12 +28,11 @@ unauthenticated is interpreted.
 
 The secret is a reference (``{ env = … }``), read once when the server starts; a
 ``whsec_``-prefixed value is base64-decoded into the key as the scheme says, any
-other is used as it is.
+other is used as it is (``syncd.signing``, shared with the webhook target).
 """
 
 from __future__ import annotations
 
-import hmac
 import json
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -49,8 +48,14 @@ from ..decide import echo_evidence
 from ..errors import ConfigError
 from ..models import Image, Item
 from ..sanitize import clean_html, to_text
+from ..signing import (
+    ID_HEADER,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    signature_matches,
+    signing_key,
+)
 from ..store import Store
-from ..targets.webhook import sign, signing_key
 from . import FetchResult, SourceState
 from .decode import strip_controls
 from .http import PoliteClient
@@ -242,9 +247,9 @@ def verify(
     key: bytes, headers: Mapping[str, str], body: bytes, now: datetime, tolerance: timedelta
 ) -> str:
     """Check a Standard Webhooks signature; the message id, or ``Refused``."""
-    msg_id = headers.get("webhook-id", "")
-    stamp = headers.get("webhook-timestamp", "")
-    signatures = headers.get("webhook-signature", "")
+    msg_id = headers.get(ID_HEADER, "")
+    stamp = headers.get(TIMESTAMP_HEADER, "")
+    signatures = headers.get(SIGNATURE_HEADER, "")
     if not (msg_id and stamp and signatures):
         raise Refused(
             400, "unsigned", "webhook-id, webhook-timestamp and webhook-signature are required"
@@ -256,11 +261,8 @@ def verify(
     skew = abs(now - datetime.fromtimestamp(int(stamp), UTC))
     if skew > tolerance:
         raise Refused(401, "stale", f"timestamp is {int(skew.total_seconds())}s away from now")
-    expected = sign(key, msg_id, int(stamp), body).split(",", 1)[1]
-    for part in signatures.split():
-        version, _, value = part.partition(",")
-        if version == "v1" and hmac.compare_digest(value.encode(), expected.encode()):
-            return msg_id
+    if signature_matches(key, msg_id, int(stamp), body, signatures):
+        return msg_id
     raise Refused(401, "signature", "no valid v1 signature")
 
 

@@ -7,9 +7,9 @@ Webhooks scheme:
   Deterministic, so every retry of one version (also after a crash and restart) carries
   the same id and the receiver can dedupe on it; a new version has a new id;
 - ``webhook-timestamp``: Unix seconds of this attempt (receivers reject > 5 min skew);
-- ``webhook-signature``: ``v1,<base64 HMAC-SHA256(key, "{id}.{timestamp}.{body}")>``. A
-  secret written ``whsec_<base64>`` (the scheme's format) is base64-decoded into the key;
-  any other secret is used as UTF-8 bytes.
+- ``webhook-signature``: ``v1,<base64 HMAC-SHA256(key, "{id}.{timestamp}.{body}")>``
+  (``syncd.signing``). A secret written ``whsec_<base64>`` (the scheme's format) is
+  base64-decoded into the key; any other secret is used as UTF-8 bytes.
 
 A webhook is fire-and-forget: the receiver owns the editorial state, so the target is
 not ``inspectable``. Its meaning of the ``Target`` contract:
@@ -26,17 +26,11 @@ not ``inspectable``. Its meaning of the ``Target`` contract:
 
 ``Remote.remote_id`` is the marker, ``fingerprint`` the webhook-id of the last version
 delivered, ``url`` what the receiver answered as ``{"url": …}`` (optional).
-
-``own_client``, ``resolve`` and ``credential_hash`` are shared with the other HTTP
-targets (wordpress).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
-import hmac
 import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -45,12 +39,14 @@ from typing import Any
 
 import httpx
 
-from .. import __version__, logs
+from .. import logs
 from ..config import CityConfig, Duration, Secret
-from ..errors import ConfigError, TargetAuthError, TargetRetryable
+from ..errors import TargetAuthError, TargetRetryable
 from ..models import Draft, Remote, RemoteStatus
 from ..sanitize import clean_html
+from ..signing import ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign, signing_key
 from ..sources.http import parse_retry_after
+from ._http import credential_hash, own_client, resolve
 
 log = logs.get(__name__)
 
@@ -72,20 +68,6 @@ def webhook_id(draft: Draft) -> str:
     """Stable across retries of one version, different for every version."""
     raw = f"{draft.marker}\x00{draft.version}\x00{draft.content_hash}".encode()
     return "msg_" + hashlib.sha256(raw).hexdigest()[:32]
-
-
-def signing_key(secret: str) -> bytes:
-    if secret.startswith("whsec_"):
-        try:
-            return base64.b64decode(secret[len("whsec_") :], validate=True)
-        except (binascii.Error, ValueError):
-            pass  # not base64 after all: use it as it is
-    return secret.encode("utf-8")
-
-
-def sign(key: bytes, msg_id: str, timestamp: int, body: bytes) -> str:
-    signed = msg_id.encode() + b"." + str(timestamp).encode() + b"." + body
-    return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
 
 
 def document(draft: Draft, event: str, msg_id: str, now: datetime) -> dict[str, Any]:
@@ -127,34 +109,6 @@ def document(draft: Draft, event: str, msg_id: str, now: datetime) -> dict[str, 
     }
 
 
-def own_client(timeout: Duration) -> httpx.Client:
-    """An httpx client as every target builds one when none is injected."""
-    seconds = timeout.total_seconds()
-    return httpx.Client(
-        timeout=httpx.Timeout(seconds, connect=min(seconds, 10.0)),
-        headers={"User-Agent": f"syncd/{__version__}"},
-        follow_redirects=False,
-        trust_env=False,
-    )
-
-
-def resolve(target_id: str, secret: Secret, what: str) -> str:
-    """The secret's value; an unset variable or unreadable file is the target's auth error."""
-    try:
-        return secret.resolve()
-    except ConfigError as exc:
-        raise TargetAuthError(target_id, f"{what}: {exc}") from exc
-
-
-def credential_hash(secret: Secret, *parts: str) -> str:
-    """16 hex that change with ``parts`` and the secret's value, revealing neither."""
-    try:
-        value = secret.resolve()
-    except ConfigError:
-        value = f"unresolved {secret!r}"
-    return hashlib.sha256("\x00".join((*parts, value)).encode()).hexdigest()[:16]
-
-
 class WebhookTarget:
     inspectable = False
 
@@ -186,9 +140,9 @@ class WebhookTarget:
         timestamp = int(now.timestamp())
         headers = {
             "Content-Type": "application/json",
-            "webhook-id": msg_id,
-            "webhook-timestamp": str(timestamp),
-            "webhook-signature": sign(signing_key(self._secret()), msg_id, timestamp, body),
+            ID_HEADER: msg_id,
+            TIMESTAMP_HEADER: str(timestamp),
+            SIGNATURE_HEADER: sign(signing_key(self._secret()), msg_id, timestamp, body),
         }
         try:
             with self.http.stream("POST", self.opts.url, content=body, headers=headers) as resp:

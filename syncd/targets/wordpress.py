@@ -42,7 +42,7 @@ from ..errors import SourceError, TargetAuthError, TargetGone, TargetRejected, T
 from ..models import Draft, Remote, RemoteStatus
 from ..sanitize import clean_html, escape
 from ..sources.http import PoliteClient, parse_retry_after
-from .webhook import credential_hash, own_client, resolve
+from ._http import credential_hash, own_client, resolve
 
 log = logs.get(__name__)
 

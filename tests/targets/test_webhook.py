@@ -13,8 +13,9 @@ import pytest
 from syncd.config import Duration, Secret
 from syncd.errors import TargetAuthError, TargetRetryable
 from syncd.models import Remote, RemoteStatus
+from syncd.signing import sign, signing_key
 from syncd.targets import make_target
-from syncd.targets.webhook import Options, WebhookTarget, sign, signing_key, webhook_id
+from syncd.targets.webhook import Options, WebhookTarget, webhook_id
 
 from .conftest import WEBHOOK_SECRET, Receiver
 from .factory import city, draft
