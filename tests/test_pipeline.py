@@ -131,3 +131,31 @@ def test_a_draft_adopted_after_a_crash_that_an_editor_touched_is_handed_off(
     assert page.read_text(encoding="utf-8") == edited
     status = json.loads(cli(config, "status", "--json").output)
     assert status["targets"][1]["drafts"] == {"edited": 1}
+
+
+def test_a_pass_talks_only_to_its_sources_offline_translation_included(
+    tmp_path: Path, server: LoopbackServer, argos_package_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Promise 6: at run time syncd connects to the configured sources and targets
+    only; translation never downloads anything (argostranslate's splitters would)."""
+    import socket
+
+    serve_feeds(server, [DE_ITEM], [ZH_ITEM])
+    config = write_config(
+        tmp_path, feed_source("dueren-news", f"{server.url}/de.xml"), feed_source("jinhua-news", f"{server.url}/zh.xml")
+    )
+    install_models(config, argos_package_dir)
+    seen: list[object] = []
+    real_connect = socket.socket.connect
+
+    def guarded(self: socket.socket, address: object) -> None:
+        seen.append(address)
+        if address != ("127.0.0.1", server.port):
+            raise OSError(f"syncd tried to reach {address!r}")
+        real_connect(self, address)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket.socket, "connect", guarded)
+    r = cli(config, "sync")
+    assert r.exit_code == 0, r.output
+    assert "2 created" in r.output
+    assert seen and set(seen) == {("127.0.0.1", server.port)}
