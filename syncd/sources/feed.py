@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import calendar
 import email.utils
-import re
-from urllib.parse import urljoin
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urljoin
 from zoneinfo import ZoneInfo
 
 import feedparser
@@ -25,11 +24,10 @@ from ..errors import ParseError
 from ..models import Image, Item
 from ..sanitize import clean_html, to_text
 from . import FetchResult, SourceState
-from .http import PoliteClient
+from .http import PoliteClient, cache_hint
 
 ACCEPT = "application/rss+xml, application/atom+xml, application/rdf+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.1"
 _HARMLESS_BOZO = (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)
-_MAX_AGE_RE = re.compile(r"max-age=(\d+)")
 MAX_TITLE = 1000
 
 
@@ -204,24 +202,15 @@ def _images(entry: Any) -> tuple[Image, ...]:
 
 
 def _cache_hint(headers: Any, parsed: Any, now: datetime) -> timedelta | None:
-    """The longest of Cache-Control max-age, Expires and RSS <ttl>, as a poll floor."""
-    hints: list[timedelta] = []
-    cc = headers.get("cache-control", "")
-    m = _MAX_AGE_RE.search(cc)
-    if m:
-        hints.append(timedelta(seconds=int(m.group(1))))
-    exp = headers.get("expires")
-    if exp:
-        try:
-            when = email.utils.parsedate_to_datetime(exp)
-            if when.tzinfo is not None and when > now:
-                hints.append(when - now)
-        except (TypeError, ValueError):
-            pass
-    ttl = parsed.get("feed", {}).get("ttl")
-    if ttl and str(ttl).strip().isdigit():
-        hints.append(timedelta(minutes=int(str(ttl).strip())))
+    """The longer of the HTTP cache headers (``cache_hint``) and RSS <ttl>: a poll floor."""
+    hints = [h for h in (cache_hint(headers, now), _ttl(parsed)) if h is not None]
     return max(hints) if hints else None
+
+
+def _ttl(parsed: Any) -> timedelta | None:
+    """RSS 2.0 ``<ttl>``: minutes the feed may be cached."""
+    ttl = str(parsed.get("feed", {}).get("ttl") or "").strip()
+    return timedelta(minutes=int(ttl)) if ttl.isdigit() else None
 
 
 def make(source: SourceConfig, city: CityConfig, http: PoliteClient) -> FeedSource:
