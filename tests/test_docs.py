@@ -53,3 +53,12 @@ def test_every_section_key_is_in_the_example_config_with_a_comment() -> None:
         for f in dataclasses.fields(cls):
             km = re.search(rf"((?:^#.*\n)+)^{f.name} = ", body, re.M)
             assert km, f"[{section}] {f.name} is missing or has no comment above it"
+
+
+def test_every_test_named_in_the_design_doc_exists() -> None:
+    text = (ROOT / "docs" / "design.md").read_text(encoding="utf-8")
+    refs = re.findall(r"`(tests/[\w/]+\.py)::(\w+)`", text)
+    assert len(refs) > 20
+    for path, name in refs:
+        source = (ROOT / path).read_text(encoding="utf-8")
+        assert re.search(rf"^def {name}\(", source, re.M), f"{path}::{name} is named in docs/design.md but does not exist"
