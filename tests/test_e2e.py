@@ -182,8 +182,9 @@ def test_faults_stay_local(tmp_path: Path, server: LoopbackServer, argos_package
     server.routes["/de.xml"] = lambda req: Reply(200, rss([DE_ITEM]), {"Content-Type": "application/rss+xml"})
     server.routes["/garbage.xml"] = lambda req: Reply(200, b"\x89PNG\r\n\x1a\n garbage", {"Content-Type": "image/png"})
     server.routes["/huge.xml"] = lambda req: Reply(200, huge, {"Content-Type": "application/rss+xml"})
+    # UTF-8 bytes whose header says Latin-1: read as what they are, with a note
     server.routes["/latin1.xml"] = lambda req: Reply(
-        200, rss([Entry("l1", "Hallo Welt.", "<p>Hallo Welt.</p>")]).replace("Hallo".encode(), "Hallo".encode("latin-1")),
+        200, rss([Entry("l1", "Düren Welt.", "<p>Düren Welt.</p>")]),
         {"Content-Type": "application/rss+xml; charset=iso-8859-1"},
     )
     server.routes["/noguid.xml"] = lambda req: Reply(
@@ -213,13 +214,15 @@ def test_faults_stay_local(tmp_path: Path, server: LoopbackServer, argos_package
     for sid in ("ok", "latin1", "noguid"):
         assert f"ok    {sid}" in r.output
     titles = sorted(str(d["original_title"]) for d in drafts(config, "jinhua").values())
-    assert titles == ["Hallo Welt.", "Hallo Welt.", "Welt."]
+    assert titles == ["Düren Welt.", "Hallo Welt.", "Welt."]
     status = json.loads(cli(config, "status", "--json").output)
     errors = {s["id"]: s["last_error"] for s in status["sources"]}
     assert "network error" in errors["down"]
     assert "not a readable feed" in errors["garbage"] or "not a feed" in errors["garbage"]
     assert "too large" in errors["huge"]
     assert errors["ok"] is None and errors["noguid"] is None
+    latin1 = next(s for s in status["sources"] if s["id"] == "latin1")
+    assert any("iso-8859-1" in w for w in latin1["warnings"])
     text = cli(config, "status").output
     assert "down (feed, dueren): error, 1 failures in a row" in text
 

@@ -184,3 +184,20 @@ def test_unreachable_server_is_a_fetch_error() -> None:
     src = SourceConfig("s1", "feed", Duration(minutes=15), url=url + "/feed", options=Options())
     with pytest.raises(FetchError, match="network error"):
         FeedSource(src, city, client()).fetch(SourceState())
+
+
+def test_a_body_naming_a_local_file_is_not_read_from_disk(server: LoopbackServer, tmp_path: Path) -> None:
+    """feedparser open()s a bytes argument as a file name; syncd hands it a stream."""
+    secret = tmp_path / "local-feed.xml"
+    secret.write_bytes((FIX / "rss1.rdf").read_bytes())
+    server.routes["/evil"] = lambda req: Reply(200, str(secret).encode(), {"Content-Type": "application/rss+xml"})
+    with pytest.raises(ParseError):
+        feed(server, "/evil").fetch(SourceState())
+
+
+def test_utf8_declared_as_latin1_is_read_as_utf8(server: LoopbackServer) -> None:
+    body = (FIX / "rss1.rdf").read_bytes().replace("你好世界。".encode(), "Düren grüßt.".encode())
+    server.routes["/decl"] = lambda req: Reply(200, body, {"Content-Type": "application/rss+xml; charset=iso-8859-1"})
+    result = feed(server, "/decl").fetch(SourceState())
+    assert result.items[0].title == "Düren grüßt."
+    assert any("iso-8859-1" in w for w in result.warnings)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import calendar
 import email.utils
+import io
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,6 +25,7 @@ from ..errors import ParseError
 from ..models import Image, Item
 from ..sanitize import clean_html, to_text
 from . import FetchResult, SourceState
+from .decode import decode_html
 from .http import PoliteClient, cache_hint
 
 ACCEPT = "application/rss+xml, application/atom+xml, application/rdf+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.1"
@@ -45,6 +47,7 @@ class FeedSource:
         self.options: Options = source.options or Options()
         self.http = http
         self._base = source.url
+        self._hints = ("gb18030",) if city.language.startswith("zh") else ("cp1252",)
 
     def close(self) -> None:
         pass
@@ -65,11 +68,19 @@ class FeedSource:
         last_modified = resp.headers.get("last-modified") or state.last_modified
         if resp.not_modified:
             return FetchResult(not_modified=True, etag=etag, last_modified=last_modified)
+        # The charset is settled here, with the same rules as for pages (a header or
+        # declaration that does not fit the bytes loses to one that does; valid UTF-8
+        # wins over a single-byte label), and handed to feedparser as the one truth.
+        _text, codec, notes = decode_html(resp.content, resp.headers, self._hints)
+        headers = {k: v for k, v in resp.headers.items() if k != "content-type"}
+        headers["content-type"] = f"application/xml; charset={codec}"
+        # A stream, never bytes: feedparser open()s a bytes argument as a *file name*
+        # when it can, so a body of b"/etc/passwd" would read the server's own files.
         # No content-location: feedparser would then also "resolve" non-URL guids
         # against the feed URL, and item keys would change with the feed's address.
-        parsed = feedparser.parse(resp.content, response_headers=dict(resp.headers))
+        parsed = feedparser.parse(io.BytesIO(resp.content), response_headers=headers)
         self._base = resp.url
-        warnings: list[str] = []
+        warnings: list[str] = list(notes)
         if parsed.get("bozo"):
             exc = parsed.get("bozo_exception")
             if isinstance(exc, _HARMLESS_BOZO):
