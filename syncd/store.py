@@ -11,6 +11,7 @@ refused (``StoreError``) rather than damaged.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
@@ -384,10 +385,25 @@ class Store:
         """
         rows: list[ItemRow] = []
         with self.engine.begin() as conn:
+            known: dict[tuple[str, str], Any] = {}
+            by_source: dict[str, list[str]] = {}
+            for item, _change in seen:
+                by_source.setdefault(item.source_id, []).append(item.key)
+            for source_id, keys in by_source.items():
+                for i in range(0, len(keys), 500):
+                    for r in conn.execute(
+                        sa.select(items_t).where(items_t.c.source_id == source_id, items_t.c.key.in_(keys[i : i + 500]))
+                    ):
+                        known[(r.source_id, r.key)] = r
+            untouched: list[int] = []
             for item, change in seen:
-                existing = conn.execute(
-                    sa.select(items_t).where(items_t.c.source_id == item.source_id, items_t.c.key == item.key)
-                ).first()
+                existing = known.get((item.source_id, item.key))
+                if existing is not None and change not in ("changed",):
+                    # unchanged (or change capped): only the sighting is recorded,
+                    # in one statement for all of them below
+                    untouched.append(existing.id)
+                    rows.append(dataclasses.replace(_row(ItemRow, existing), last_seen_at=now))
+                    continue
                 h = item.content_hash()
                 if existing is None:
                     item_id = conn.execute(  # type: ignore[index]
@@ -434,10 +450,11 @@ class Store:
                             last_seen_at=now,
                         )
                     )
-                else:
-                    item_id = existing.id
-                    conn.execute(items_t.update().where(items_t.c.id == item_id).values(last_seen_at=now))
                 rows.append(_row(ItemRow, conn.execute(sa.select(items_t).where(items_t.c.id == item_id)).one()))
+            for i in range(0, len(untouched), 500):
+                conn.execute(
+                    items_t.update().where(items_t.c.id.in_(untouched[i : i + 500])).values(last_seen_at=now)
+                )
         return rows
 
     def _insert_version(self, conn: Connection, item_id: int, version: int, item: Item, now: datetime) -> None:
