@@ -115,7 +115,8 @@ class Daemon:
                 )  # fmt: skip
         self.scheduler.add_job(self._deliver_job, "interval", seconds=DELIVER_EVERY.total_seconds(), id="deliver")
         self.state = RunState.STARTED
-        log.info("started", sources=len(self.app.config.sources()), pid=os.getpid())
+        enabled = [s for _c, s in self.app.config.sources() if s.enabled]
+        log.info("started", sources=len(enabled), pid=os.getpid())
 
     def _start_inbound(self) -> None:
         endpoints = [(s, c) for c, s in self.app.config.sources() if s.kind == "inbound" and s.enabled]

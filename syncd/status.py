@@ -32,7 +32,7 @@ def collect(cfg: Config, store: Store) -> dict[str, Any]:
                 "enabled": s.enabled,
                 "last_poll": _iso(r.last_poll_at) if r else None,
                 "last_ok": _iso(r.last_ok_at) if r else None,
-                "result": r.last_result if r else "never polled",
+                "result": (r.last_result if r and r.last_result else "never polled") if s.enabled else "disabled",
                 "next_poll": _iso(r.next_poll_at) if r else None,
                 "failures": r.consecutive_failures if r else 0,
                 "last_error": r.last_error if r else None,
@@ -82,6 +82,9 @@ def render(report: dict[str, Any]) -> str:
     out = ["SOURCES"]
     for s in report["sources"]:
         head = f"  {s['id']} ({s['kind']}, {s['city']}): {s['result']}"
+        if not s["enabled"]:
+            out.append(head)
+            continue
         if s["failures"]:
             head += f", {s['failures']} failures in a row"
         out.append(head)
@@ -153,6 +156,8 @@ def run_checks(cfg: Config) -> list[str]:
                 except ConfigError as exc:
                     problems.append(f"target {city.id}: {exc}")
         for s in city.sources:
+            if not s.enabled:
+                continue
             secret = getattr(s.options, "secret", None)
             if secret is not None:
                 try:
