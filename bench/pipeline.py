@@ -28,7 +28,6 @@ import io
 import resource
 import sys
 import tempfile
-import textwrap
 import time
 from pathlib import Path
 
@@ -49,7 +48,9 @@ def current_rss_mb() -> float:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--items", type=int, default=300, help="items in the feed")
     ap.add_argument("--passes", type=int, default=300, help="soak passes")
     ap.add_argument("--changed", type=int, default=5, help="items changed per soak pass")
@@ -64,10 +65,15 @@ def main() -> None:
     from syncd.sanitize import clean_html
     from syncd.translate import models
     from tests.support.argosgen import standard_packages
+    from tests.support.configs import feed_source, write_config
     from tests.support.feeds import Entry, rss
     from tests.support.loopback import Reply, serve
 
-    sentences = ["Hallo Welt.", "Düren ist eine Stadt in Deutschland.", "Der Bürgermeister besucht Jinhua."]
+    sentences = [
+        "Hallo Welt.",
+        "Düren ist eine Stadt in Deutschland.",
+        "Der Bürgermeister besucht Jinhua.",
+    ]
     version = {"n": 0}
 
     def entries() -> list[Entry]:
@@ -80,41 +86,21 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp, serve() as server:
         work = Path(tmp)
-        server.routes["/de.xml"] = lambda req: Reply(200, rss(entries()), {"Content-Type": "application/rss+xml"})
+        server.routes["/de.xml"] = lambda req: Reply(
+            200, rss(entries()), {"Content-Type": "application/rss+xml"}
+        )
         for pkg in standard_packages(work / "pkgs").values():
             models.install_file(work / "models", pkg)
-        config = work / "syncd.toml"
-        config.write_text(
-            textwrap.dedent(f"""
-            [http]
-            allow_private = true
-            host_delay = "0s"
-            respect_robots = false
-            [models]
-            dir = "models"
-            [sync]
+        config = write_config(
+            work,
+            feed_source("de", f"{server.url}/de.xml"),
+            "",
+            extra=f"""
             first_run_max_items = {args.items}
-            first_run_max_age = "3650d"
             max_hash_updates = {args.passes + 10}
             [log]
             level = "error"
-            [[cities]]
-            id = "dueren"
-            name = "Düren"
-            language = "de"
-            timezone = "Europe/Berlin"
-            sources = [{{ id = "de", kind = "feed", url = "{server.url}/de.xml", interval = "15m" }}]
-            target = {{ kind = "outbox", path = "drafts/dueren" }}
-            [[cities]]
-            id = "jinhua"
-            name = "金华"
-            language = "zh"
-            timezone = "Asia/Shanghai"
-            target = {{ kind = "outbox", path = "drafts/jinhua" }}
-            [[partnerships]]
-            cities = ["dueren", "jinhua"]
-            """),
-            encoding="utf-8",
+            """,
         )
         app = make_app(load(config))
 
@@ -158,9 +144,13 @@ def main() -> None:
     print(f"base  (GET+parse+nh3)    {base * 1000:8.1f} ms")
     print(f"poll  (base + record)    {poll * 1000:8.1f} ms   ratio poll/base {poll / base:5.2f}")
     print(f"push  (translate+draft)  {push * 1000:8.1f} ms   {n / push:7.0f} drafts/s")
-    print(f"soak  {args.passes} passes × {args.changed} changed: {soak:6.1f} s, {soak / args.passes * 1000:6.1f} ms/pass")
-    print(f"RSS   after pass {warm_at}: {rss_warm:6.1f} MB, after pass {args.passes}: {rss_end:6.1f} MB "
-          f"(growth {rss_end - rss_warm:+.1f} MB), peak {rss_mb():.1f} MB")
+    print(
+        f"soak  {args.passes} passes × {args.changed} changed: {soak:6.1f} s, {soak / args.passes * 1000:6.1f} ms/pass"
+    )
+    print(
+        f"RSS   after pass {warm_at}: {rss_warm:6.1f} MB, after pass {args.passes}: {rss_end:6.1f} MB "
+        f"(growth {rss_end - rss_warm:+.1f} MB), peak {rss_mb():.1f} MB"
+    )
     print(f"store {db:.1f} MB after {args.passes * args.changed + n} item versions")
 
 

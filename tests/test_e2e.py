@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from syncd.cli import main
-from tests.conftest import feed_source, write_config
+from tests.support.configs import feed_source, write_config
 from tests.support.feeds import Entry, rss
 from tests.support.loopback import LoopbackServer, Reply
 

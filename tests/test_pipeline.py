@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from syncd import logs
-from tests.conftest import feed_source, write_config
+from tests.support.configs import feed_source, write_config
 from tests.support.feeds import Entry, rss
 from tests.support.loopback import LoopbackServer, Reply
 from tests.test_e2e import DE_ITEM, ZH_ITEM, cli, drafts, install_models, serve_feeds

@@ -19,7 +19,7 @@ import pytest
 from syncd import config as cfgmod
 from syncd.sources.inbound import servers_for
 from syncd.store import Store
-from tests.conftest import write_config
+from tests.support.configs import write_config
 from tests.sources.sites import (
     DUEREN_LIST,
     DUEREN_OPTIONS,
