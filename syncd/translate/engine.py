@@ -61,7 +61,6 @@ FIELDS = ("title", "summary", "body")
 class _Loaded:
     info: models.PackageInfo
     translator: Any  # ctranslate2.Translator
-    sp: Any  # sentencepiece.SentencePieceProcessor
 
 
 @dataclass(frozen=True)
@@ -160,7 +159,6 @@ class ArgosEngine:
 
     def _open(self, info: models.PackageInfo) -> _Loaded:
         import ctranslate2
-        import sentencepiece as spm
 
         compute = self.config.compute_type
         if compute not in ctranslate2.get_supported_compute_types("cpu"):
@@ -173,13 +171,13 @@ class ArgosEngine:
                 inter_threads=max(1, self.config.inter_threads),
                 intra_threads=self.config.intra_threads,
             )
-            sp = spm.SentencePieceProcessor(model_file=str(info.path / "sentencepiece.model"))
+            _tokenizer(info)  # fails now rather than mid-pass
         except (OSError, RuntimeError, ValueError) as exc:
             raise TranslateError(
                 f"model {info.ref} at {info.path} cannot be loaded: {exc}"
             ) from exc
         log.info("model-loaded ref=%s compute_type=%s", info.ref, compute)
-        return _Loaded(info, translator, sp)
+        return _Loaded(info, translator)
 
     def missing(self, source_language: str, target_language: str) -> list[str]:
         packages = self._refresh()
@@ -299,7 +297,7 @@ class ArgosEngine:
             model = self._load(info)
             try:
                 fresh, cut = self._decode(model, todo)
-            except (RuntimeError, ValueError) as exc:
+            except (OSError, RuntimeError, ValueError) as exc:
                 raise TranslateError(f"model {info.ref} failed: {exc}") from exc
             self.stats["translated"] += len(todo)
             done.update(fresh)
@@ -313,23 +311,24 @@ class ArgosEngine:
     def _decode(self, model: _Loaded, texts: Sequence[str]) -> tuple[dict[str, str], set[str]]:
         """One batch for all texts; loops and runaways decoded again."""
         dst = model.info.to_code
+        sp = _tokenizer(model.info)
         chunked = [
-            seg.split_long(t, lambda c: len(model.sp.encode(c)) > MAX_SOURCE_PIECES) for t in texts
+            seg.split_long(t, lambda c: len(sp.encode(c)) > MAX_SOURCE_PIECES) for t in texts
         ]
         flat = [c for cs in chunked for c in cs]
         src = model.info.from_code
-        outs = self._batch(model, flat)
+        outs = self._batch(model, sp, flat)
         retry = [i for i, c in enumerate(flat) if _bad(c, outs[i], src, dst)]
         if retry:  # other decoding settings
             self.stats["retried"] += len(retry)
-            again = self._batch(model, [flat[i] for i in retry], retry=True)
+            again = self._batch(model, sp, [flat[i] for i in retry], retry=True)
             for i, o in zip(retry, again, strict=True):
                 outs[i] = o
             retry = [i for i in retry if _bad(flat[i], outs[i], src, dst)]
         cut_chunks: set[int] = set()
         if retry:  # smaller chunks: each half alone
             halves = [seg.halves(flat[i]) for i in retry]
-            parts = self._batch(model, [h for hs in halves for h in hs], retry=True)
+            parts = self._batch(model, sp, [h for hs in halves for h in hs], retry=True)
             pos = 0
             for i, hs in zip(retry, halves, strict=True):
                 joined = seg.join_sentences([p.text for p in parts[pos : pos + len(hs)]], dst)
@@ -348,10 +347,12 @@ class ArgosEngine:
             pos += len(cs)
         return result, cut
 
-    def _batch(self, model: _Loaded, texts: Sequence[str], *, retry: bool = False) -> list[_Out]:
+    def _batch(
+        self, model: _Loaded, sp: Any, texts: Sequence[str], *, retry: bool = False
+    ) -> list[_Out]:
         if not texts:
             return []
-        tokens = [model.sp.encode(t, out_type=str) for t in texts]
+        tokens = [sp.encode(t, out_type=str) for t in texts]
         longest = max(len(t) for t in tokens)
         options: dict[str, Any] = {}
         if model.info.target_prefix:
@@ -362,7 +363,7 @@ class ArgosEngine:
         results = model.translator.translate_batch(
             tokens,
             beam_size=max(1, self.config.beam_size),
-            max_batch_size=self.config.max_batch_tokens,
+            max_batch_size=self._batch_tokens(),
             batch_type="tokens",
             length_penalty=LENGTH_PENALTY,
             replace_unknowns=True,
@@ -370,10 +371,21 @@ class ArgosEngine:
             num_hypotheses=1,
             **options,
         )
+        _release_memory()
         return [
-            _Out(_decode_pieces(model, r.hypotheses[0]), len(r.hypotheses[0]) >= _bound(len(t)))
+            _Out(
+                _decode_pieces(model.info, sp, r.hypotheses[0]),
+                len(r.hypotheses[0]) >= _bound(len(t)),
+            )
             for r, t in zip(results, tokens, strict=True)
         ]
+
+    def _batch_tokens(self) -> int:
+        """CTranslate2's batch size in source tokens: ``max_batch_tokens`` counts the
+        tokens being decoded, every beam included, because that is what decoding
+        memory grows with (docs/performance.md); so changing the beam size keeps the
+        memory bound."""
+        return max(1, self.config.max_batch_tokens // max(1, self.config.beam_size))
 
     # --------------------------------------------------------------- assembling
 
@@ -531,12 +543,45 @@ def _has_words(text: str) -> bool:
     return bool(gl.PLACEHOLDER_RE.sub("", text).strip())
 
 
-def _decode_pieces(model: _Loaded, pieces: Sequence[str]) -> str:
-    text: str = model.sp.decode_pieces(list(pieces)).replace("\u2581", " ")
-    prefix = model.info.target_prefix
+def _tokenizer(info: models.PackageInfo) -> Any:
+    """A package's SentencePiece model, loaded for one leg and then dropped: it loads
+    in ~15 ms but holds ~12 MB (50k pieces), which four idle directions should not."""
+    import sentencepiece as spm
+
+    return spm.SentencePieceProcessor(model_file=str(info.path / "sentencepiece.model"))
+
+
+def _decode_pieces(info: models.PackageInfo, sp: Any, pieces: Sequence[str]) -> str:
+    text: str = sp.decode_pieces(list(pieces)).replace("\u2581", " ")
+    prefix = info.target_prefix
     if prefix and text.startswith(prefix):
         text = text[len(prefix) :]
     return text[1:] if text.startswith(" ") else text
+
+
+def _release_memory() -> None:
+    """Give the decoding buffers back to the system after a batch.
+
+    CTranslate2 frees its buffers, but glibc keeps freed heap memory in per-thread
+    arenas: without this, every loaded direction keeps its own peak working set and
+    a process holding four directions grows by all four (measured: docs/performance.md).
+    """
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
+
+def _load_libc() -> Any:
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return libc if hasattr(libc, "malloc_trim") else None
+    except OSError:
+        return None  # not glibc (macOS, musl): nothing to trim
+
+
+_LIBC = _load_libc()
 
 
 def _bound(source_pieces: int) -> int:

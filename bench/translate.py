@@ -1,0 +1,365 @@
+"""Benchmark: syncd's engine against argostranslate item by item, and the raw limit.
+
+    .venv/bin/python bench/translate.py            # full run (about 5 minutes on 2 cores)
+    .venv/bin/python bench/translate.py --items 4  # quick look
+
+Models: four generated packages of real Argos size and cost (6+6 layers, d_model
+512, FFN 2048, 8 heads, 50,000 pieces, int8; tests/support/argosgen.py, size
+"argos") whose output length is deterministic (word by word). Workload: German news
+items of ``--sentences`` sentences each, translated to Chinese through English.
+
+Modes, each in a fresh process (so times and peak memory are its own), timed after
+the models are loaded:
+
+  a  ``argostranslate.translate`` item by item with its defaults (beam 4, batches of
+     32 tokens), sockets refused so nothing is downloaded
+  b  syncd's ``ArgosEngine.translate`` over all items at once (beam ``--beam``)
+  c  the raw limit: one ``translate_batch`` per leg over all sentences with the
+     engine's decoding settings, nothing else
+  m  memory: one process translating German→Chinese and Chinese→German with the
+     engine, so it holds all four directions; its peak RSS is compared with the
+     models' size
+
+Results are printed as a table with the ratios a/b and b/c; ``--json`` writes them.
+See docs/performance.md for figures and how to read them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from syncd.config import ModelsConfig  # noqa: E402
+
+PAIRS = (("de", "en"), ("en", "zh"), ("zh", "en"), ("en", "de"))
+BATCH_TOKENS = [768]  # --batch-tokens (decoding tokens: source tokens × beam)
+TARGET_SPEEDUP = 4.0  # b at least 4× faster than a
+TARGET_OVERHEAD = 1.15  # b within 1.15× of c
+TARGET_MEMORY_MB = 150  # peak RSS at most the models' size plus this
+
+
+# ----------------------------------------------------------------- preparation
+
+
+def packages(work: Path) -> Path:
+    """The four argos-size packages, built once into ``work/packages``."""
+    from tests.support import argosgen
+
+    out = work / "packages"
+    for src, dst in PAIRS:
+        path = out / f"{argosgen.package_name(src, dst)}.argosmodel"
+        if not path.exists():
+            print(f"building {path.name} (argos size) …", file=sys.stderr)
+            argosgen.build_package(
+                out, src, dst, argosgen.DICTIONARIES[(src, dst)], size="argos", with_minisbd=True
+            )
+    return out
+
+
+def install(work: Path) -> Path:
+    from syncd.translate import models
+
+    target = work / "models"
+    if len(models.installed(target)) < len(PAIRS):
+        models.install_file(target, packages(work))
+    return target
+
+
+def workload(items: int, sentences: int, lang: str = "de", seed: int = 7) -> list[list[list[str]]]:
+    """Items → paragraphs → sentences, from the test models' lexicon (all words known).
+
+    Neighbouring words never share a translation, so no output looks like a
+    repetition loop and the engine does exactly the work of the raw limit (c).
+    """
+    from tests.support import argosgen
+
+    col = {"de": 0, "en": 1, "zh": 2}[lang]
+    rows = sorted(set(argosgen.LEXICON))
+    rnd = random.Random(seed)
+
+    def sentence() -> str:
+        chosen = [rnd.choice(rows)]
+        for _ in range(rnd.randint(14, 24) - 1):
+            chosen.append(
+                rnd.choice([r for r in rows if r[1] != chosen[-1][1] and r[2] != chosen[-1][2]])
+            )
+        words = [r[col] for r in chosen]
+        if lang == "zh":
+            return "".join(words) + "。"
+        return " ".join([words[0][:1].upper() + words[0][1:], *words[1:]]) + "."
+
+    out = []
+    for _ in range(items):
+        paragraphs: list[list[str]] = []
+        left = sentences
+        while left:
+            n = min(left, rnd.randint(3, 5))
+            paragraphs.append([sentence() for _ in range(n)])
+            left -= n
+        out.append(paragraphs)
+    return out
+
+
+def _joiner(lang: str) -> str:
+    return "" if lang == "zh" else " "
+
+
+# ----------------------------------------------------------------------- modes
+
+
+def mode_argos(models_dir: Path, items: list[list[list[str]]], beam: int) -> dict[str, Any]:
+    import socket
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise OSError("network refused in the benchmark")
+
+    socket.socket.connect = refuse  # type: ignore[method-assign]
+    import argostranslate.translate as t
+
+    t.translate("Hallo Welt.", "de", "zh")  # load both legs and the splitters
+    texts = ["\n".join(" ".join(p) for p in item) for item in items]
+    start = time.perf_counter()
+    outs = [t.translate(text, "de", "zh") for text in texts]
+    return {"seconds": time.perf_counter() - start, "outputs": outs}
+
+
+def _engine(models_dir: Path, beam: int) -> Any:
+    from syncd.translate.engine import ArgosEngine
+
+    return ArgosEngine(models_dir, ModelsConfig(beam_size=beam, max_batch_tokens=BATCH_TOKENS[0]))
+
+
+def _requests(items: list[list[list[str]]], src: str, dst: str) -> list[Any]:
+    from syncd.translate import TranslationRequest
+
+    return [
+        TranslationRequest(str(i), src, dst, "", "", "".join(f"<p>{' '.join(p)}</p>" for p in item))
+        for i, item in enumerate(items)
+    ]
+
+
+def mode_engine(models_dir: Path, items: list[list[list[str]]], beam: int) -> dict[str, Any]:
+    from syncd.translate import TranslationRequest
+
+    engine = _engine(models_dir, beam)
+    engine.translate([TranslationRequest("warm", "de", "zh", "Hallo Welt.", "", "")])
+    requests = _requests(items, "de", "zh")
+    start = time.perf_counter()
+    results = engine.translate(requests)
+    seconds = time.perf_counter() - start
+    import re
+
+    outs = ["\n".join(re.findall(r"<p>(.*?)</p>", r.body_html)) for r in results]
+    return {
+        "seconds": seconds,
+        "outputs": outs,
+        "batches": engine.stats["batches"],
+        "retried": engine.stats["retried"],
+    }
+
+
+def mode_raw(models_dir: Path, items: list[list[list[str]]], beam: int) -> dict[str, Any]:
+    import ctranslate2
+    import sentencepiece as spm
+
+    from syncd.translate import engine as eng
+    from syncd.translate import models
+
+    cfg = ModelsConfig(beam_size=beam, max_batch_tokens=BATCH_TOKENS[0])
+    legs = models.route(models.installed(models_dir), "de", "zh") or []
+    loaded = []
+    for info in legs:
+        tr = ctranslate2.Translator(
+            str(info.path / "model"), device="cpu", compute_type=cfg.compute_type,
+            inter_threads=max(1, cfg.inter_threads), intra_threads=cfg.intra_threads,
+        )  # fmt: skip
+        loaded.append(
+            (tr, spm.SentencePieceProcessor(model_file=str(info.path / "sentencepiece.model")))
+        )
+    sentences = [s for item in items for p in item for s in p]
+    for tr, sp in loaded:  # warm up like the other modes
+        tr.translate_batch([sp.encode("Hallo", out_type=str)], beam_size=beam)
+    start = time.perf_counter()
+    texts = sentences
+    for tr, sp in loaded:
+        tokens = [sp.encode(s, out_type=str) for s in texts]
+        results = tr.translate_batch(
+            tokens,
+            beam_size=beam,
+            max_batch_size=max(1, cfg.max_batch_tokens // beam),
+            batch_type="tokens",
+            length_penalty=eng.LENGTH_PENALTY,
+            replace_unknowns=True,
+            max_decoding_length=eng._bound(max(len(t) for t in tokens)),
+        )
+        texts = [
+            sp.decode_pieces(r.hypotheses[0]).replace("\u2581", " ").lstrip(" ") for r in results
+        ]
+    seconds = time.perf_counter() - start
+    target_tokens = sum(len(loaded[-1][1].encode(t)) for t in texts)
+    return {"seconds": seconds, "sentences": len(sentences), "target_tokens": target_tokens}
+
+
+def mode_memory(models_dir: Path, items: list[list[list[str]]], beam: int) -> dict[str, Any]:
+    from syncd.translate import models
+
+    engine = _engine(models_dir, beam)
+    engine.translate([])
+    baseline = peak_rss_mb()
+    zh_items = json.loads(
+        (Path(os.environ["SYNCD_BENCH_WORK"]) / "workload.json").read_text("utf-8")
+    )["zh"]
+    start = time.perf_counter()
+    engine.translate(_requests(items, "de", "zh") + _requests(zh_items, "zh", "de"))
+    seconds = time.perf_counter() - start
+    size = sum(p.size_bytes for p in models.installed(models_dir))
+    return {"seconds": seconds, "models_mb": size / 1e6, "baseline_mb": baseline}
+
+
+MODES = {"a": mode_argos, "b": mode_engine, "c": mode_raw, "m": mode_memory}
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set (VmHWM: unlike ru_maxrss, not inherited over exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def child(mode: str, models_dir: Path, work: Path, beam: int) -> None:
+    loaded = json.loads((work / "workload.json").read_text(encoding="utf-8"))
+    result = MODES[mode](models_dir, loaded["de"], beam)
+    result["peak_rss_mb"] = peak_rss_mb()
+    print(json.dumps(result, ensure_ascii=False))
+
+
+def run(mode: str, models_dir: Path, args: argparse.Namespace, beam: int) -> dict[str, Any]:
+    env = dict(os.environ)
+    home = Path(args.work) / "home"
+    env.update(
+        SYNCD_BENCH_WORK=str(args.work),
+        ARGOS_PACKAGES_DIR=str(models_dir),
+        XDG_DATA_HOME=str(home / "data"),
+        XDG_CONFIG_HOME=str(home / "config"),
+        XDG_CACHE_HOME=str(home / "cache"),
+    )
+    cmd = [sys.executable, __file__, "--child", mode, "--work", args.work, "--beam", str(beam),
+           "--batch-tokens", str(args.batch_tokens)]  # fmt: skip
+    print(f"running mode {mode} (beam {beam}) …", file=sys.stderr)
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"mode {mode} failed:\n{done.stderr}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--items", type=int, default=20)
+    ap.add_argument("--sentences", type=int, default=15)
+    ap.add_argument("--beam", type=int, default=4, help="engine and raw beam (a uses argos's 4)")
+    ap.add_argument(
+        "--work",
+        default=str(Path(tempfile.gettempdir()) / "syncd-bench"),
+        help="cache of built packages",
+    )
+    ap.add_argument(
+        "--batch-tokens", type=int, default=BATCH_TOKENS[0], help="engine and raw batch size"
+    )
+    ap.add_argument("--repeat", type=int, default=3, help="runs of b and c (the median counts)")
+    ap.add_argument("--skip-argos", action="store_true", help="skip mode a (the slow one)")
+    ap.add_argument("--json", type=Path, default=None, help="also write the results here")
+    ap.add_argument("--child", choices=sorted(MODES), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    BATCH_TOKENS[0] = args.batch_tokens
+    models_dir = install(Path(args.work))
+    if args.child:
+        child(args.child, models_dir, Path(args.work), args.beam)
+        return
+    (Path(args.work) / "workload.json").write_text(
+        json.dumps(
+            {
+                "de": workload(args.items, args.sentences),
+                "zh": workload(args.items, args.sentences, "zh", 11),
+            }
+        ),
+        encoding="utf-8",
+    )
+    res: dict[str, Any] = {
+        "items": args.items,
+        "sentences_per_item": args.sentences,
+        "beam": args.beam,
+    }
+    res["cores"] = os.cpu_count()
+    if not args.skip_argos:
+        res["a"] = run("a", models_dir, args, 4)
+    runs: dict[str, list[dict[str, Any]]] = {"b": [], "c": []}
+    for _ in range(args.repeat):  # alternate, so drift on a shared machine hits both
+        for mode in ("b", "c"):
+            runs[mode].append(run(mode, models_dir, args, args.beam))
+    for mode, results in runs.items():
+        results.sort(key=lambda r: r["seconds"])
+        res[mode] = {**results[len(results) // 2], "all_seconds": [r["seconds"] for r in results]}
+    res["m"] = run("m", models_dir, args, args.beam)
+    report(res)
+    if args.json:
+        for k in ("a", "b"):
+            res.get(k, {}).pop("outputs", None)
+        args.json.write_text(json.dumps(res, indent=2) + "\n", encoding="utf-8")
+
+
+def report(res: dict[str, Any]) -> None:
+    c, b, m = res["c"], res["b"], res["m"]
+    n, tok = c["sentences"], c["target_tokens"]
+    print(f"\n{res['items']} items × {res['sentences_per_item']} sentences = {n} sentences, de→en→zh,"
+          f" {tok} target tokens, beam {res['beam']}, {res['cores']} cores\n")  # fmt: skip
+    print(
+        f"{'mode':<44}{'seconds':>9}{'tok/s':>8}{'peak RSS MB':>13}   (b, c: median of {len(b['all_seconds'])})"
+    )
+    rows = [
+        ("a argostranslate item by item (defaults)", res.get("a")),
+        ("b syncd engine", b),
+        ("c raw: one batch per leg", c),
+    ]
+    for name, r in rows:
+        if r:
+            print(
+                f"{name:<44}{r['seconds']:>9.2f}{tok / r['seconds']:>8.0f}{r['peak_rss_mb']:>13.0f}"
+            )
+    print()
+    if "a" in res:
+        same = res["a"]["outputs"] == b["outputs"]
+        speed = res["a"]["seconds"] / b["seconds"]
+        print(
+            f"a/b speed-up       {speed:6.2f}×  (target ≥ {TARGET_SPEEDUP}×)  {'ok' if speed >= TARGET_SPEEDUP else 'MISSED'}"
+        )
+        print(f"outputs a == b     {same}")
+    over = b["seconds"] / c["seconds"]
+    print(
+        f"b/c overhead       {over:6.2f}×  (target ≤ {TARGET_OVERHEAD}×)  {'ok' if over <= TARGET_OVERHEAD else 'MISSED'}"
+    )
+    budget = m["models_mb"] + TARGET_MEMORY_MB
+    print(
+        f"memory, 4 directions: peak {m['peak_rss_mb']:.0f} MB for {m['models_mb']:.0f} MB of models"
+        f" (+{m['peak_rss_mb'] - m['models_mb']:.0f} MB; budget {budget:.0f})"
+        f"  {'ok' if m['peak_rss_mb'] <= budget else 'MISSED'}"
+    )
+
+
+if __name__ == "__main__":
+    main()
