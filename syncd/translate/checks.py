@@ -17,6 +17,9 @@ from collections.abc import Callable, Sequence
 from ..models import QualityFlag
 from .glossary import PLACEHOLDER_RE, Glossary
 
+#: Every kind of flag the engine writes (QualityFlag.kind).
+KINDS = ("repetition", "untranslated", "length-ratio", "numbers", "placeholder", "glossary")
+
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _LATIN_WORD = re.compile(r"[A-Za-zÀ-ÖØ-öø-ÿ]{3,}")
 _DIGITS = re.compile(r"\d+")

@@ -30,6 +30,8 @@ from ..errors import ConfigError
 from .segment import EMAIL_RE, URL_RE
 
 LANGUAGES = ("de", "en", "zh", "zh-Hant")
+TOP_KEYS = ("keep", "term")
+TERM_KEYS = (*LANGUAGES, "inflect", "note")
 #: Endings a German noun or name may take (Dürens, des Bürgermeisters, den Partnerstädten).
 DE_ENDINGS = ("s", "es", "n", "en", "e", "er", "ern", "ns")
 PLACEHOLDER_RE = re.compile(r"⟦\s*(\d{1,3})\s*⟧")
@@ -160,8 +162,8 @@ def load(path: Path) -> Glossary:
 
 def parse(data: Mapping[str, Any], path: object = "<glossary>") -> Glossary:
     for k in data:
-        if k not in ("keep", "term"):
-            raise ConfigError(path, k, "unknown key; expected one of: keep, term")
+        if k not in TOP_KEYS:
+            raise ConfigError(path, k, f"unknown key; expected one of: {', '.join(TOP_KEYS)}")
     terms: list[Term] = []
     keep = data.get("keep", [])
     if not isinstance(keep, list):

@@ -21,7 +21,7 @@ from __future__ import annotations
 import difflib
 import html as htmlmod
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
@@ -156,16 +156,28 @@ def parse(fragment: str, lang: str) -> Document:
     c.feed(fragment)
     c.close()
     doc = Document()
-    run: list[_Tok] = []
-    for tok in c.out:
-        if tok[0] == "raw":
-            _flush(doc, run, lang)
-            run = []
-            _append_raw(doc, tok[1])
+    for part in _cut(c.out, lambda _i, tok: tok[1] if tok[0] == "raw" else None):
+        if isinstance(part, str):
+            _append_raw(doc, part)
         else:
-            run.append(tok)
-    _flush(doc, run, lang)
+            _flush(doc, part, lang)
     return doc
+
+
+def _cut(
+    tokens: Sequence[_Tok], cut: Callable[[int, _Tok], str | None]
+) -> Iterator[list[_Tok] | str]:
+    """The runs of tokens between cut points, and each cut point's markup in between."""
+    piece: list[_Tok] = []
+    for i, tok in enumerate(tokens):
+        raw = cut(i, tok)
+        if raw is None:
+            piece.append(tok)
+        else:
+            yield piece
+            yield raw
+            piece = []
+    yield piece
 
 
 def parse_text(text: str, lang: str) -> Document:
@@ -184,8 +196,6 @@ def _append_raw(doc: Document, s: str) -> None:
 
 def _flush(doc: Document, run: list[_Tok], lang: str) -> None:
     """Add a run of text and inline tags; unmatched inline tags become verbatim."""
-    if not run:
-        return
     stack: list[int] = []
     broken: set[int] = set()
     for i, tok in enumerate(run):
@@ -197,15 +207,11 @@ def _flush(doc: Document, run: list[_Tok], lang: str) -> None:
             else:
                 broken.add(i)
     broken.update(stack)
-    piece: list[_Tok] = []
-    for i, tok in enumerate(run):
-        if i in broken:
-            _add_block(doc, piece, lang)
-            piece = []
-            _append_raw(doc, tok[2])
+    for part in _cut(run, lambda i, tok: tok[2] if i in broken else None):
+        if isinstance(part, str):
+            _append_raw(doc, part)
         else:
-            piece.append(tok)
-    _add_block(doc, piece, lang)
+            _add_block(doc, part, lang)
 
 
 @dataclass
