@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from syncd.config import ModelsConfig
 from syncd.errors import ModelMissing, TranslateError
@@ -281,3 +283,45 @@ def test_sentences_over_the_model_limit_are_cut_safely(engine: ArgosEngine) -> N
         " ".join(english[words[i % len(words)]] for i in range(k, k + 9)) for k in range(0, 300, 9)
     )
     assert t.title == expected + "."
+
+
+def test_simplified_to_traditional_needs_no_model(tmp_path: Path) -> None:
+    engine = ArgosEngine(tmp_path / "none", CONFIG, glossary=GLOSSARY)
+    t = one(
+        engine, request("zh", "zh-Hant", "金华市长访问迪伦。", "<p>发展经济，2024年5月1日。</p>")
+    )
+    assert (t.title, t.body_html, t.packages, t.pivot) == (
+        "金華市長訪問迪倫。",
+        "<p>發展經濟，2024年5月1日。</p>",
+        (),
+        None,
+    )
+
+
+WORDS = ["Hallo", "Welt", "Düren", "Jinhua", "Bürgermeister", "Museum", "kostet", "1.000,5", "14.30 Uhr",
+         "www.dueren.de/a_b", "info@dueren.de", "1. Mai 2024", "Leopold-Hoesch-Museum", "und", "die", ","]  # fmt: skip
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(st.lists(st.sampled_from(WORDS), min_size=1, max_size=8), min_size=1, max_size=3),
+    st.sampled_from(["", "b", "a"]),
+)
+def test_no_placeholder_ever_reaches_an_editor(
+    tmp_path: Path, sentences: list[list[str]], tag: str
+) -> None:
+    engine = BROKEN.setdefault("engine", broken_placeholder_engine(tmp_path))
+    text = " ".join(" ".join(words) + "." for words in sentences)
+    body = (
+        f"<p><{tag}>{text}</{tag}></p>"
+        if tag == "b"
+        else f'<p>Mehr: <a href="/x">{text}</a> heute.</p>'
+    )
+    t = one(engine, request("de", "zh", text, body if tag else f"<p>{text}</p>", text))
+    assert t.pivot is not None
+    for out in (t.title, t.summary, t.body_html, *t.pivot.values()):
+        assert "⟦" not in out and "⟧" not in out
+    for token in ("www.dueren.de/a_b", "info@dueren.de", "Leopold-Hoesch-Museum"):
+        assert text.count(token) == t.title.count(token) == t.pivot["title"].count(token)
