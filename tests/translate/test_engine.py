@@ -302,17 +302,20 @@ WORDS = ["Hallo", "Welt", "Düren", "Jinhua", "Bürgermeister", "Museum", "koste
          "www.dueren.de/a_b", "info@dueren.de", "1. Mai 2024", "Leopold-Hoesch-Museum", "und", "die", ","]  # fmt: skip
 
 
-@settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@pytest.fixture(scope="module")
+def broken_engine(tmp_path_factory: pytest.TempPathFactory) -> ArgosEngine:
+    return broken_placeholder_engine(tmp_path_factory.mktemp("broken"))
+
+
+@settings(max_examples=40, deadline=None)
 @given(
     st.lists(st.lists(st.sampled_from(WORDS), min_size=1, max_size=8), min_size=1, max_size=3),
     st.sampled_from(["", "b", "a"]),
 )
 def test_no_placeholder_ever_reaches_an_editor(
-    tmp_path: Path, sentences: list[list[str]], tag: str
+    broken_engine: ArgosEngine, sentences: list[list[str]], tag: str
 ) -> None:
-    engine = BROKEN.setdefault("engine", broken_placeholder_engine(tmp_path))
+    engine = broken_engine
     text = " ".join(" ".join(words) + "." for words in sentences)
     body = (
         f"<p><{tag}>{text}</{tag}></p>"
