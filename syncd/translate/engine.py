@@ -28,8 +28,8 @@ stays ``_``; placeholders for names and numbers; sentences split by syncd's rule
 
 from __future__ import annotations
 
-import logging
 import threading
+import time
 import unicodedata
 from collections import Counter
 from collections.abc import Sequence
@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import logs
 from ..config import ModelsConfig
 from ..errors import ModelMissing, SyncdError, TranslateError
 from ..models import QualityFlag, Translation
@@ -45,7 +46,7 @@ from . import TranslationMemory, TranslationRequest, checks, models
 from . import glossary as gl
 from . import segment as seg
 
-log = logging.getLogger(__name__)
+log = logs.get(__name__)
 
 MAX_SOURCE_PIECES = 250  # Argos models take < 256 pieces (with </s>)
 MAX_DECODE = 384
@@ -145,7 +146,7 @@ class ArgosEngine:
                 self._packages = models.installed(self.models_dir)
                 current = {(p.path, p.stamp) for p in self._packages}
                 for key in [k for k in self._loaded if k not in current]:
-                    log.info("model-unloaded path=%s", key[0])
+                    log.info("model-unloaded", path=str(key[0]))
                     del self._loaded[key]
                 self._seen = seen
             return self._packages
@@ -176,7 +177,7 @@ class ArgosEngine:
             raise TranslateError(
                 f"model {info.ref} at {info.path} cannot be loaded: {exc}"
             ) from exc
-        log.info("model-loaded ref=%s compute_type=%s", info.ref, compute)
+        log.info("model-loaded", model=info.ref, compute_type=compute)
         return _Loaded(info, translator)
 
     def missing(self, source_language: str, target_language: str) -> list[str]:
@@ -289,23 +290,32 @@ class ArgosEngine:
             try:
                 done.update(self.memory.recall(info.ref, todo))
             except SyncdError as exc:
-                log.warning("memory-unavailable reason=%s", exc)
+                log.warning("memory-unavailable", error=str(exc))
             todo = [t for t in todo if t not in done]
         self.stats["recalled"] += len(uniq) - len(todo)
         cut: set[str] = set()
         if todo:
+            started = time.monotonic()
             model = self._load(info)
             try:
                 fresh, cut = self._decode(model, todo)
             except (OSError, RuntimeError, ValueError) as exc:
                 raise TranslateError(f"model {info.ref} failed: {exc}") from exc
             self.stats["translated"] += len(todo)
+            log.info(
+                "leg-translated",
+                model=info.ref,
+                sentences=len(uniq),
+                translated=len(todo),
+                retried_loops=len(cut),
+                seconds=round(time.monotonic() - started, 3),
+            )
             done.update(fresh)
             if self.memory is not None:
                 try:
                     self.memory.remember(info.ref, {s: t for s, t in fresh.items() if s not in cut})
                 except SyncdError as exc:
-                    log.warning("memory-unavailable reason=%s", exc)
+                    log.warning("memory-unavailable", error=str(exc))
         return done, cut
 
     def _decode(self, model: _Loaded, texts: Sequence[str]) -> tuple[dict[str, str], set[str]]:

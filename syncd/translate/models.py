@@ -30,7 +30,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import logging
 import os
 import re
 import shutil
@@ -44,9 +43,10 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, BinaryIO
 
+from .. import logs
 from ..errors import ModelError
 
-log = logging.getLogger(__name__)
+log = logs.get(__name__)
 
 MAX_ARCHIVE_BYTES = 1 << 30  # 1 GiB compressed (real packages: 60–250 MB)
 MAX_UNPACKED_BYTES = 3 << 30
@@ -169,7 +169,7 @@ def installed(models_dir: Path) -> list[PackageInfo]:
         try:
             out.append(_info(d))
         except ModelError as exc:
-            log.warning("model-skipped path=%s reason=%s", d, exc)
+            log.warning("model-skipped", path=str(d), reason=str(exc))
     return sorted(out, key=lambda p: (p.from_code, p.to_code, _version_key(p.version)))
 
 
@@ -402,7 +402,7 @@ def _install_archive(
             for p in old:  # then retire the other versions of the pair
                 if p.path != final and p.path.exists():
                     os.rename(p.path, staging / f"old-{p.path.name}")
-            log.info("model-installed name=%s version=%s path=%s", info.name, info.version, final)
+            log.info("model-installed", model=info.ref, path=str(final))
             return _info(final)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
