@@ -76,7 +76,7 @@ class _Job:
 
     legs: list[models.PackageInfo]
     text: str  # masked source, normalized
-    placeholders: int
+    placeholders: int  # how many the text has; -1: do not check
     outs: list[str] = field(default_factory=list)  # text after each leg
     problem: str = ""  # placeholders dropped or repeated
     error: TranslateError | None = None
@@ -212,7 +212,7 @@ class ArgosEngine:
             if u.job.problem:
                 u.pieces = u.masked.pieces()
                 u.piece_jobs = [
-                    _Job(u.job.legs, normalize(p), 0)
+                    _Job(u.job.legs, normalize(p), -1)  # -1: stray ⟦ ⟧ are stripped later
                     if isinstance(p, str) and _has_words(p)
                     else None
                     for p in u.pieces
@@ -275,7 +275,9 @@ class ArgosEngine:
                 for j, text in zip(group, inputs, strict=True):
                     j.outs.append(done[text])
                     j.cut = j.cut or text in cut
-                    problems = gl.problems(done[text], j.placeholders)
+                    problems = (
+                        gl.problems(done[text], j.placeholders) if j.placeholders >= 0 else []
+                    )
                     if problems:
                         j.problem = ", ".join(problems)
 
@@ -307,7 +309,7 @@ class ArgosEngine:
                 model=info.ref,
                 sentences=len(uniq),
                 translated=len(todo),
-                retried_loops=len(cut),
+                loops_cut=len(cut),
                 seconds=round(time.monotonic() - started, 3),
             )
             done.update(fresh)
