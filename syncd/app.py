@@ -101,7 +101,9 @@ class App:
         return False
 
     def mark_target_unhealthy(self, city_id: str, reason: str) -> None:
-        self.store.set_target_health(city_id, False, reason, self._credential(city_id) or "none", self.clock())
+        self.store.set_target_health(
+            city_id, False, reason, self._credential(city_id) or "none", self.clock()
+        )
         log.error("target-unhealthy", target=city_id, reason=reason)
 
     def close(self) -> None:
@@ -118,7 +120,9 @@ def default_translator(config: Config, store: Store) -> Translator:
     from .translate.glossary import load as load_glossary
 
     glossary = load_glossary(config.translate.glossary) if config.translate.glossary else None
-    return ArgosEngine(config.resolve_path(config.models.dir), config.models, glossary=glossary, memory=store)
+    return ArgosEngine(
+        config.resolve_path(config.models.dir), config.models, glossary=glossary, memory=store
+    )
 
 
 def make_app(

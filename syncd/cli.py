@@ -42,7 +42,12 @@ def _app(ctx: click.Context, cfg: Config) -> Any:
     default=None,
     help="Config file (default: $SYNCD_CONFIG, else config/syncd.toml).",
 )
-@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default=None, help="Override log.level.")
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default=None,
+    help="Override log.level.",
+)
 @click.pass_context
 def main(ctx: click.Context, config: str | None, log_level: str | None) -> None:
     """syncd: keeps partner cities' news platforms in step across languages.
@@ -197,11 +202,25 @@ def models() -> None:
 
 @models.command("install")
 @click.argument("pair", nargs=-1)
-@click.option("--file", "file", type=click.Path(exists=True, path_type=Path), default=None, help="A .argosmodel file or a folder of them.")
+@click.option(
+    "--file",
+    "file",
+    type=click.Path(exists=True, path_type=Path),
+    default=None,
+    help="A .argosmodel file or a folder of them.",
+)
 @click.option("--url", default=None, help="Download a .argosmodel from this URL.")
-@click.option("--index-url", default=None, help="Argos package index (a mirror); default models.index_url.")
+@click.option(
+    "--index-url", default=None, help="Argos package index (a mirror); default models.index_url."
+)
 @click.pass_context
-def models_install(ctx: click.Context, pair: tuple[str, ...], file: Path | None, url: str | None, index_url: str | None) -> None:
+def models_install(
+    ctx: click.Context,
+    pair: tuple[str, ...],
+    file: Path | None,
+    url: str | None,
+    index_url: str | None,
+) -> None:
     """Install models: by language pair from the index (e.g. `de zh`, pivot legs
     included), from --url, or from --file."""
     from .translate import models as m
@@ -218,12 +237,16 @@ def models_install(ctx: click.Context, pair: tuple[str, ...], file: Path | None,
             installed = m.install_url(target, url)
         else:
             if len(pair) != 2:
-                raise click.UsageError("a pair is two language codes, e.g. `syncd models install de zh`")
+                raise click.UsageError(
+                    "a pair is two language codes, e.g. `syncd models install de zh`"
+                )
             installed = m.install_pair(target, index_url or cfg.models.index_url, pair[0], pair[1])
     except SyncdError as exc:
         raise click.ClickException(str(exc)) from exc
     for p in installed:
-        click.echo(f"installed {p.from_code}->{p.to_code} {p.name} {p.version} ({p.size_bytes / 1e6:.1f} MB)")
+        click.echo(
+            f"installed {p.from_code}->{p.to_code} {p.name} {p.version} ({p.size_bytes / 1e6:.1f} MB)"
+        )
 
 
 @models.command("list")
@@ -241,7 +264,9 @@ def models_list(ctx: click.Context, as_json: bool) -> None:
     if not pkgs:
         click.echo("no models installed; e.g. `syncd models install de zh`")
     for p in pkgs:
-        click.echo(f"{p.from_code}->{p.to_code}\t{p.version}\t{p.size_bytes / 1e6:.1f} MB\t{p.name}")
+        click.echo(
+            f"{p.from_code}->{p.to_code}\t{p.version}\t{p.size_bytes / 1e6:.1f} MB\t{p.name}"
+        )
 
 
 @models.command("remove")
@@ -278,10 +303,14 @@ def sources_test(ctx: click.Context, source_id: str) -> None:
 
     cfg = _load(ctx)
     if source_id not in {s.id for _c, s in cfg.sources()}:
-        raise click.ClickException(f"no source {source_id!r}; known: {', '.join(s.id for _c, s in cfg.sources())}")
+        raise click.ClickException(
+            f"no source {source_id!r}; known: {', '.join(s.id for _c, s in cfg.sources())}"
+        )
     store = Store("sqlite://")  # nothing is recorded in the real store
     http = PoliteClient(cfg.http)
-    app = App(cfg, store, translator=None, http=http, target_http=None, clock=_now, rand=lambda: 0.5)  # type: ignore[arg-type]
+    # sources need no translator: none is built, so this works without models
+    no_translator: Any = None
+    app = App(cfg, store, no_translator, http, None, clock=_now, rand=lambda: 0.5)
     try:
         result = app.source(source_id).fetch(SourceState())
     except SyncdError as exc:
@@ -294,7 +323,9 @@ def sources_test(ctx: click.Context, source_id: str) -> None:
         date = it.published.isoformat() if it.published else "(no date)"
         flags = f" flags={','.join(it.flags)}" if it.flags else ""
         echo = " ECHO" if it.echo_marker else ""
-        click.echo(f"- {it.key}\n  title: {it.title}\n  date: {date}  body: {len(it.body_html)} chars  images: {len(it.images)}{flags}{echo}")
+        click.echo(
+            f"- {it.key}\n  title: {it.title}\n  date: {date}  body: {len(it.body_html)} chars  images: {len(it.images)}{flags}{echo}"
+        )
     for w in result.warnings:
         click.echo(f"warning: {w}")
     for e in result.entry_errors:

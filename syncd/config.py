@@ -65,7 +65,9 @@ class Secret:
         try:
             return self.file.read_text(encoding="utf-8").strip()
         except OSError as exc:
-            raise ConfigError(self.where, "", f"cannot read secret file {self.file}: {exc}") from exc
+            raise ConfigError(
+                self.where, "", f"cannot read secret file {self.file}: {exc}"
+            ) from exc
 
     def __repr__(self) -> str:
         return f"Secret(env={self.env!r})" if self.env else f"Secret(file={str(self.file)!r})"
@@ -280,7 +282,9 @@ def _convert(ctx: _Ctx, key: str, tp: Any, value: Any) -> Any:
             if not isinstance(value["env"], str) or not value["env"]:
                 ctx.fail(f"{key}.env", "expected an environment variable name")
             return Secret(env=value["env"], where=f"{ctx.path}: {key}")
-        return Secret(file=_convert(ctx, f"{key}.file", Path, value["file"]), where=f"{ctx.path}: {key}")
+        return Secret(
+            file=_convert(ctx, f"{key}.file", Path, value["file"]), where=f"{ctx.path}: {key}"
+        )
     if tp is bool:
         if not isinstance(value, bool):
             ctx.fail(key, f"expected true or false, got {value!r}")
@@ -304,7 +308,9 @@ def _convert(ctx: _Ctx, key: str, tp: Any, value: Any) -> Any:
     raise TypeError(f"config: unsupported annotation {tp!r} at {key}")  # a bug, not input
 
 
-def parse_dataclass(ctx: _Ctx, key: str, cls: type, raw: Any, skip: frozenset[str] = frozenset()) -> Any:
+def parse_dataclass(
+    ctx: _Ctx, key: str, cls: type, raw: Any, skip: frozenset[str] = frozenset()
+) -> Any:
     """Build ``cls`` from a TOML table, by its field annotations; unknown keys fail."""
     if not isinstance(raw, dict):
         ctx.fail(key, f"expected a table, got {type(raw).__name__}")
@@ -338,19 +344,29 @@ def _parse_source(ctx: _Ctx, key: str, raw: Any) -> SourceConfig:
     if kind not in sources.KINDS:
         ctx.fail(f"{key}.kind", f"expected one of {', '.join(sorted(sources.KINDS))}, got {kind!r}")
     common = {"id", "kind", "interval", "url", "jitter", "enabled"}
-    base = parse_dataclass(ctx, key, SourceConfig, {k: v for k, v in raw.items() if k in common}, skip=frozenset({"options"}))
+    base = parse_dataclass(
+        ctx,
+        key,
+        SourceConfig,
+        {k: v for k, v in raw.items() if k in common},
+        skip=frozenset({"options"}),
+    )
     _check_id(ctx, f"{key}.id", base.id)
     if not 0 <= base.jitter <= 1:
         ctx.fail(f"{key}.jitter", f"expected a fraction between 0 and 1, got {base.jitter}")
     if base.interval < timedelta(seconds=10):
         ctx.fail(f"{key}.interval", "expected at least 10s")
     module = sources.kind_module(kind)
-    opts = parse_dataclass(ctx, key, module.Options, {k: v for k, v in raw.items() if k not in common})
+    opts = parse_dataclass(
+        ctx, key, module.Options, {k: v for k, v in raw.items() if k not in common}
+    )
     check = getattr(module, "check_options", None)
     if check is not None:
         problem = check(base, opts)
         if problem:
-            ctx.fail(problem[0] if problem[0].startswith(key) else f"{key}.{problem[0]}", problem[1])
+            ctx.fail(
+                problem[0] if problem[0].startswith(key) else f"{key}.{problem[0]}", problem[1]
+            )
     result: SourceConfig = dataclasses.replace(base, options=opts)
     return result
 
@@ -387,7 +403,9 @@ def _parse_city(ctx: _Ctx, key: str, raw: Any) -> CityConfig:
     try:
         ZoneInfo(tzname)
     except (ZoneInfoNotFoundError, ValueError):
-        ctx.fail(f"{key}.timezone", f'expected an IANA time zone like "Europe/Berlin", got {tzname!r}')
+        ctx.fail(
+            f"{key}.timezone", f'expected an IANA time zone like "Europe/Berlin", got {tzname!r}'
+        )
     srcs = raw.get("sources", [])
     if not isinstance(srcs, list):
         ctx.fail(f"{key}.sources", "expected a list of tables")
@@ -412,7 +430,9 @@ def parse(data: dict[str, Any], path: Path) -> Config:
     for k in data:
         if k not in allowed:
             ctx.fail(k, f"unknown key; expected one of: {', '.join(sorted(allowed))}")
-    parts = {name: parse_dataclass(ctx, name, cls, data.get(name, {})) for name, cls in sections.items()}
+    parts = {
+        name: parse_dataclass(ctx, name, cls, data.get(name, {})) for name, cls in sections.items()
+    }
     raw_cities = data.get("cities")
     if not isinstance(raw_cities, list) or not raw_cities:
         ctx.fail("cities", "expected at least one [[cities]] table")
@@ -426,7 +446,10 @@ def parse(data: dict[str, Any], path: Path) -> Config:
     for i, c in enumerate(cities):
         for j, s in enumerate(c.sources):
             if s.id in source_ids:
-                ctx.fail(f"cities[{i}].sources[{j}].id", f"duplicate source id {s.id!r} (also in {source_ids[s.id]})")
+                ctx.fail(
+                    f"cities[{i}].sources[{j}].id",
+                    f"duplicate source id {s.id!r} (also in {source_ids[s.id]})",
+                )
             source_ids[s.id] = c.id
     raw_parts = data.get("partnerships", [])
     if not isinstance(raw_parts, list):

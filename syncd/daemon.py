@@ -82,7 +82,12 @@ class Daemon:
         now = self.app.clock()
         when = row.next_poll_at if row.next_poll_at and row.next_poll_at > now else now
         self.scheduler.add_job(
-            self._poll_job, "date", run_date=when, args=[source_id], id=f"poll:{source_id}", replace_existing=True
+            self._poll_job,
+            "date",
+            run_date=when,
+            args=[source_id],
+            id=f"poll:{source_id}",
+            replace_existing=True,
         )
 
     # -- lifecycle
@@ -113,13 +118,17 @@ class Daemon:
                     self._poll_job, "interval", seconds=max(10, int(s.interval.total_seconds())),
                     args=[s.id], id=f"poll:{s.id}", next_run_time=self.app.clock(),
                 )  # fmt: skip
-        self.scheduler.add_job(self._deliver_job, "interval", seconds=DELIVER_EVERY.total_seconds(), id="deliver")
+        self.scheduler.add_job(
+            self._deliver_job, "interval", seconds=DELIVER_EVERY.total_seconds(), id="deliver"
+        )
         self.state = RunState.STARTED
         enabled = [s for _c, s in self.app.config.sources() if s.enabled]
         log.info("started", sources=len(enabled), pid=os.getpid())
 
     def _start_inbound(self) -> None:
-        endpoints = [(s, c) for c, s in self.app.config.sources() if s.kind == "inbound" and s.enabled]
+        endpoints = [
+            (s, c) for c, s in self.app.config.sources() if s.kind == "inbound" and s.enabled
+        ]
         if not endpoints:
             return
         from .sources.inbound import servers_for

@@ -22,7 +22,9 @@ class Change(enum.StrEnum):
     CAPPED = "capped"  # content changed again, but this item already changed too often
 
 
-def classify(stored_hash: str | None, hash_changes: int, new_hash: str, max_hash_updates: int) -> Change:
+def classify(
+    stored_hash: str | None, hash_changes: int, new_hash: str, max_hash_updates: int
+) -> Change:
     """New, changed, unchanged, or changed-but-capped (a feed that changes on every
     fetch must not cause endless updates)."""
     if stored_hash is None:
@@ -99,7 +101,11 @@ def delivery_action(
     if state in (DeliveryState.SKIPPED, DeliveryState.PARKED):
         return Action.NOTHING
     if state.hands_off:
-        if written_version is not None and current_version > written_version and not changed_after_review:
+        if (
+            written_version is not None
+            and current_version > written_version
+            and not changed_after_review
+        ):
             return Action.NOTE_REVIEWED
         return Action.NOTHING
     if not target_healthy:
@@ -133,7 +139,12 @@ class FailureOutcome:
 
 
 def after_failure(
-    attempts_so_far: int, max_attempts: int, base: timedelta, cap: timedelta, now: datetime, rand: float,
+    attempts_so_far: int,
+    max_attempts: int,
+    base: timedelta,
+    cap: timedelta,
+    now: datetime,
+    rand: float,
     retry_after: timedelta | None = None,
 ) -> FailureOutcome:
     """One more failed attempt: park after ``max_attempts``, else back off

@@ -23,10 +23,10 @@ _FROM = {
     "en": {"de": "German", "zh": "Chinese", "zh-Hant": "Chinese"},
 }
 _TEMPLATE = {
-    "de": "Maschinell übersetzt aus dem {lang}. Quelle: {city}, <a href=\"{url}\">Original</a>. ({marker})",
-    "zh": "本文由{lang}机器翻译。来源：{city}，<a href=\"{url}\">原文</a>。({marker})",
-    "zh-Hant": "本文由{lang}機器翻譯。來源：{city}，<a href=\"{url}\">原文</a>。({marker})",
-    "en": "Machine-translated from {lang}. Source: {city}, <a href=\"{url}\">original</a>. ({marker})",
+    "de": 'Maschinell übersetzt aus dem {lang}. Quelle: {city}, <a href="{url}">Original</a>. ({marker})',
+    "zh": '本文由{lang}机器翻译。来源：{city}，<a href="{url}">原文</a>。({marker})',
+    "zh-Hant": '本文由{lang}機器翻譯。來源：{city}，<a href="{url}">原文</a>。({marker})',
+    "en": 'Machine-translated from {lang}. Source: {city}, <a href="{url}">original</a>. ({marker})',
 }
 _TEMPLATE_NO_URL = {
     "de": "Maschinell übersetzt aus dem {lang}. Quelle: {city}. ({marker})",
@@ -56,7 +56,11 @@ def _lang_key(language: str) -> str:
 
 
 def attribution_html(
-    source_language: str, target_language: str, source_city: CityConfig, url: str | None, marker: str
+    source_language: str,
+    target_language: str,
+    source_city: CityConfig,
+    url: str | None,
+    marker: str,
 ) -> str:
     lk = _lang_key(target_language)
     lang = _FROM[lk].get(source_language, source_language)
@@ -89,7 +93,9 @@ def build_draft(
     source_city: CityConfig,
     target_city: CityConfig,
 ) -> Draft:
-    attribution = attribution_html(item_language(source_city), target_city.language, source_city, item.url, marker)
+    attribution = attribution_html(
+        item_language(source_city), target_city.language, source_city, item.url, marker
+    )
     review = review_note_html(target_city.language, translation.flags)
     body = clean_html(translation.body_html + review + attribution)
     return Draft(

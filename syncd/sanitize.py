@@ -16,7 +16,24 @@ from urllib.parse import urljoin
 import nh3
 
 BLOCK_TAGS = frozenset(
-    {"p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "td", "th", "figcaption", "caption", "pre", "dd", "dt"}
+    {
+        "p",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "li",
+        "blockquote",
+        "td",
+        "th",
+        "figcaption",
+        "caption",
+        "pre",
+        "dd",
+        "dt",
+    }
 )
 TAGS = frozenset(
     BLOCK_TAGS
@@ -43,7 +60,18 @@ CLASSES = {
 }
 URL_SCHEMES = {"http", "https", "mailto"}
 #: Tags removed together with their content (not just unwrapped).
-DROP_WITH_CONTENT = {"script", "style", "iframe", "object", "embed", "template", "noscript", "svg", "math", "form"}
+DROP_WITH_CONTENT = {
+    "script",
+    "style",
+    "iframe",
+    "object",
+    "embed",
+    "template",
+    "noscript",
+    "svg",
+    "math",
+    "form",
+}
 
 
 def clean_html(fragment: str, base_url: str | None = None) -> str:

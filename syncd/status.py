@@ -32,7 +32,9 @@ def collect(cfg: Config, store: Store) -> dict[str, Any]:
                 "enabled": s.enabled,
                 "last_poll": _iso(r.last_poll_at) if r else None,
                 "last_ok": _iso(r.last_ok_at) if r else None,
-                "result": (r.last_result if r and r.last_result else "never polled") if s.enabled else "disabled",
+                "result": (r.last_result if r and r.last_result else "never polled")
+                if s.enabled
+                else "disabled",
                 "next_poll": _iso(r.next_poll_at) if r else None,
                 "failures": r.consecutive_failures if r else 0,
                 "last_error": r.last_error if r else None,
@@ -56,11 +58,23 @@ def collect(cfg: Config, store: Store) -> dict[str, Any]:
             }
         )
     parked = [
-        {"item": i.key, "source": i.source_id, "target": d.target_city, "attempts": d.attempts, "reason": d.last_error}
+        {
+            "item": i.key,
+            "source": i.source_id,
+            "target": d.target_city,
+            "attempts": d.attempts,
+            "reason": d.last_error,
+        }
         for d, i in store.deliveries(DeliveryState.PARKED)
     ]
     reviewed = [
-        {"item": i.key, "source": i.source_id, "target": d.target_city, "state": d.state.value, "note": d.note}
+        {
+            "item": i.key,
+            "source": i.source_id,
+            "target": d.target_city,
+            "state": d.state.value,
+            "note": d.note,
+        }
         for d, i in store.changed_after_review()
     ]
     waiting = [
@@ -88,7 +102,9 @@ def render(report: dict[str, Any]) -> str:
         if s["failures"]:
             head += f", {s['failures']} failures in a row"
         out.append(head)
-        out.append(f"    last poll {s['last_poll'] or '-'}, next {s['next_poll'] or 'now'}, items seen {s['items_seen']}")
+        out.append(
+            f"    last poll {s['last_poll'] or '-'}, next {s['next_poll'] or 'now'}, items seen {s['items_seen']}"
+        )
         if s["alert"]:
             out.append(f"    ALERT: {s['alert']}")
         elif s["last_error"]:
@@ -96,7 +112,9 @@ def render(report: dict[str, Any]) -> str:
         for w in s["warnings"][:5]:
             out.append(f"    note: {w}")
         if s["counters"]:
-            out.append("    counters: " + ", ".join(f"{k}={v}" for k, v in sorted(s["counters"].items())))
+            out.append(
+                "    counters: " + ", ".join(f"{k}={v}" for k, v in sorted(s["counters"].items()))
+            )
     out.append("TARGETS")
     for t in report["targets"]:
         drafts = ", ".join(f"{k} {v}" for k, v in sorted(t["drafts"].items())) or "no drafts yet"
@@ -109,13 +127,18 @@ def render(report: dict[str, Any]) -> str:
     if report["parked"]:
         out.append(f"PARKED ({len(report['parked'])}; `syncd retry` re-queues)")
         for p in report["parked"]:
-            out.append(f"  {p['item']} → {p['target']} after {p['attempts']} attempts: {p['reason']}")
+            out.append(
+                f"  {p['item']} → {p['target']} after {p['attempts']} attempts: {p['reason']}"
+            )
     if report["changed_after_review"]:
         out.append(f"SOURCE UPDATED AFTER REVIEW ({len(report['changed_after_review'])})")
         for r in report["changed_after_review"]:
             out.append(f"  {r['item']} → {r['target']} ({r['state']}): {r['note']}")
     if report["quality_flags"]:
-        out.append("QUALITY FLAGS: " + ", ".join(f"{k} {v}" for k, v in sorted(report["quality_flags"].items())))
+        out.append(
+            "QUALITY FLAGS: "
+            + ", ".join(f"{k} {v}" for k, v in sorted(report["quality_flags"].items()))
+        )
     return "\n".join(out)
 
 

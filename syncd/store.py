@@ -46,7 +46,9 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
 
 metadata = sa.MetaData()
 
-schema_version = sa.Table("schema_version", metadata, sa.Column("version", sa.Integer, nullable=False))
+schema_version = sa.Table(
+    "schema_version", metadata, sa.Column("version", sa.Integer, nullable=False)
+)
 
 sources_t = sa.Table(
     "sources",
@@ -329,14 +331,21 @@ class Store:
         with self.engine.begin() as conn:
             row = conn.execute(sa.select(sources_t).where(sources_t.c.id == source_id)).first()
             if row is None:
-                conn.execute(sources_t.insert().values(id=source_id, city_id=city_id, consecutive_failures=0, items_seen=0))
+                conn.execute(
+                    sources_t.insert().values(
+                        id=source_id, city_id=city_id, consecutive_failures=0, items_seen=0
+                    )
+                )
                 return SourceRow(id=source_id, city_id=city_id)
             result: SourceRow = _row(SourceRow, row)
             return result
 
     def sources(self) -> list[SourceRow]:
         with self.engine.connect() as conn:
-            return [_row(SourceRow, r) for r in conn.execute(sa.select(sources_t).order_by(sources_t.c.id))]
+            return [
+                _row(SourceRow, r)
+                for r in conn.execute(sa.select(sources_t).order_by(sources_t.c.id))
+            ]
 
     def update_source(self, source_id: str, **values: Any) -> None:
         with self.engine.begin() as conn:
@@ -357,7 +366,9 @@ class Store:
             for i in range(0, len(keys), 500):
                 chunk = list(keys[i : i + 500])
                 for row in conn.execute(
-                    sa.select(items_t).where(items_t.c.source_id == source_id, items_t.c.key.in_(chunk))
+                    sa.select(items_t).where(
+                        items_t.c.source_id == source_id, items_t.c.key.in_(chunk)
+                    )
                 ):
                     r: ItemRow = _row(ItemRow, row)
                     out[r.key] = r
@@ -365,7 +376,9 @@ class Store:
 
     def item_by_id(self, item_id: int) -> ItemRow:
         with self.engine.connect() as conn:
-            result: ItemRow = _row(ItemRow, conn.execute(sa.select(items_t).where(items_t.c.id == item_id)).one())
+            result: ItemRow = _row(
+                ItemRow, conn.execute(sa.select(items_t).where(items_t.c.id == item_id)).one()
+            )
             return result
 
     def record_items(
@@ -392,7 +405,9 @@ class Store:
             for source_id, keys in by_source.items():
                 for i in range(0, len(keys), 500):
                     for r in conn.execute(
-                        sa.select(items_t).where(items_t.c.source_id == source_id, items_t.c.key.in_(keys[i : i + 500]))
+                        sa.select(items_t).where(
+                            items_t.c.source_id == source_id, items_t.c.key.in_(keys[i : i + 500])
+                        )
                     ):
                         known[(r.source_id, r.key)] = r
             untouched: list[int] = []
@@ -427,7 +442,9 @@ class Store:
                             deliveries_t.insert().values(
                                 item_id=item_id,
                                 target_city=target,
-                                state=(DeliveryState.SKIPPED if reason else DeliveryState.PENDING).value,
+                                state=(
+                                    DeliveryState.SKIPPED if reason else DeliveryState.PENDING
+                                ).value,
                                 attempts=0,
                                 changed_after_review=False,
                                 note=reason,
@@ -450,14 +467,23 @@ class Store:
                             last_seen_at=now,
                         )
                     )
-                rows.append(_row(ItemRow, conn.execute(sa.select(items_t).where(items_t.c.id == item_id)).one()))
+                rows.append(
+                    _row(
+                        ItemRow,
+                        conn.execute(sa.select(items_t).where(items_t.c.id == item_id)).one(),
+                    )
+                )
             for i in range(0, len(untouched), 500):
                 conn.execute(
-                    items_t.update().where(items_t.c.id.in_(untouched[i : i + 500])).values(last_seen_at=now)
+                    items_t.update()
+                    .where(items_t.c.id.in_(untouched[i : i + 500]))
+                    .values(last_seen_at=now)
                 )
         return rows
 
-    def _insert_version(self, conn: Connection, item_id: int, version: int, item: Item, now: datetime) -> None:
+    def _insert_version(
+        self, conn: Connection, item_id: int, version: int, item: Item, now: datetime
+    ) -> None:
         conn.execute(
             versions_t.insert().values(
                 item_id=item_id,
@@ -553,10 +579,16 @@ class Store:
             for i in range(0, len(keys), 500):
                 known.update(
                     conn.execute(
-                        sa.select(memory_t.c.source).where(memory_t.c.route == route, memory_t.c.source.in_(keys[i : i + 500]))
+                        sa.select(memory_t.c.source).where(
+                            memory_t.c.route == route, memory_t.c.source.in_(keys[i : i + 500])
+                        )
                     ).scalars()
                 )
-            rows = [dict(route=route, source=s, target=t, created_at=stamp) for s, t in pairs.items() if s not in known]
+            rows = [
+                dict(route=route, source=s, target=t, created_at=stamp)
+                for s, t in pairs.items()
+                if s not in known
+            ]
             if rows:
                 conn.execute(memory_t.insert(), rows)
 
@@ -576,7 +608,11 @@ class Store:
         item has a version newer than what syncd wrote (to record "changed after review")."""
         j = deliveries_t.join(items_t, items_t.c.id == deliveries_t.c.item_id)
         closed = [DeliveryState.SKIPPED.value, DeliveryState.PARKED.value]
-        q = sa.select(deliveries_t, items_t.c.source_id).select_from(j).where(deliveries_t.c.state.not_in(closed))
+        q = (
+            sa.select(deliveries_t, items_t.c.source_id)
+            .select_from(j)
+            .where(deliveries_t.c.state.not_in(closed))
+        )
         q = q.where(
             sa.or_(
                 deliveries_t.c.state.in_(
@@ -595,7 +631,9 @@ class Store:
             item_ids = sorted({r.item_id for r in rows})
             items: dict[int, ItemRow] = {}
             for i in range(0, len(item_ids), 500):
-                for r in conn.execute(sa.select(items_t).where(items_t.c.id.in_(item_ids[i : i + 500]))):
+                for r in conn.execute(
+                    sa.select(items_t).where(items_t.c.id.in_(item_ids[i : i + 500]))
+                ):
                     items[r.id] = _row(ItemRow, r)
         return [(_row(DeliveryRow, r), items[r.item_id]) for r in rows]
 
@@ -620,7 +658,9 @@ class Store:
             rows = conn.execute(q.order_by(deliveries_t.c.item_id)).all()
             out = []
             for r in rows:
-                it = _row(ItemRow, conn.execute(sa.select(items_t).where(items_t.c.id == r.item_id)).one())
+                it = _row(
+                    ItemRow, conn.execute(sa.select(items_t).where(items_t.c.id == r.item_id)).one()
+                )
                 out.append((_row(DeliveryRow, r), it))
         return out
 
@@ -635,9 +675,7 @@ class Store:
         return out
 
     def changed_after_review(self) -> list[tuple[DeliveryRow, ItemRow]]:
-        return [
-            (d, i) for d, i in self.deliveries() if d.changed_after_review
-        ]
+        return [(d, i) for d, i in self.deliveries() if d.changed_after_review]
 
     def retry_parked(self, now: datetime, item_id: int | None = None) -> int:
         """Re-queue parked deliveries (all, or one item's): attempts reset, due now."""
@@ -647,7 +685,9 @@ class Store:
         with self.engine.begin() as conn:
             res = conn.execute(
                 q.values(
-                    state=sa.func.coalesce(deliveries_t.c.parked_state, DeliveryState.PENDING.value),
+                    state=sa.func.coalesce(
+                        deliveries_t.c.parked_state, DeliveryState.PENDING.value
+                    ),
                     parked_state=None,
                     attempts=0,
                     next_attempt_at=None,
@@ -669,16 +709,30 @@ class Store:
     def media(self, target_city: str, sha256: str) -> tuple[str, str | None] | None:
         with self.engine.connect() as conn:
             r = conn.execute(
-                sa.select(media_t).where(media_t.c.target_city == target_city, media_t.c.sha256 == sha256)
+                sa.select(media_t).where(
+                    media_t.c.target_city == target_city, media_t.c.sha256 == sha256
+                )
             ).first()
             return None if r is None else (r.remote_id, r.url)
 
-    def remember_media(self, target_city: str, sha256: str, remote_id: str, url: str | None, now: datetime) -> None:
+    def remember_media(
+        self, target_city: str, sha256: str, remote_id: str, url: str | None, now: datetime
+    ) -> None:
         with self.engine.begin() as conn:
             conn.execute(
-                media_t.delete().where(media_t.c.target_city == target_city, media_t.c.sha256 == sha256)
+                media_t.delete().where(
+                    media_t.c.target_city == target_city, media_t.c.sha256 == sha256
+                )
             )
-            conn.execute(media_t.insert().values(target_city=target_city, sha256=sha256, remote_id=remote_id, url=url, created_at=now))
+            conn.execute(
+                media_t.insert().values(
+                    target_city=target_city,
+                    sha256=sha256,
+                    remote_id=remote_id,
+                    url=url,
+                    created_at=now,
+                )
+            )
 
     # -- target health
 
@@ -693,7 +747,13 @@ class Store:
         with self.engine.begin() as conn:
             conn.execute(targets_t.delete().where(targets_t.c.city_id == city_id))
             conn.execute(
-                targets_t.insert().values(city_id=city_id, healthy=healthy, reason=reason, credential=credential, since=now)
+                targets_t.insert().values(
+                    city_id=city_id,
+                    healthy=healthy,
+                    reason=reason,
+                    credential=credential,
+                    since=now,
+                )
             )
 
     # -- inbound pushes (dedupe by message id)
@@ -710,7 +770,11 @@ class Store:
                 return False
             conn.execute(
                 inbound_t.insert().values(
-                    source_id=source_id, message_id=message_id, received_at=now, payload=payload, consumed=False
+                    source_id=source_id,
+                    message_id=message_id,
+                    received_at=now,
+                    payload=payload,
+                    consumed=False,
                 )
             )
             return True
@@ -730,7 +794,10 @@ class Store:
         with self.engine.begin() as conn:
             conn.execute(
                 inbound_t.update()
-                .where(inbound_t.c.source_id == source_id, inbound_t.c.message_id.in_(list(message_ids)))
+                .where(
+                    inbound_t.c.source_id == source_id,
+                    inbound_t.c.message_id.in_(list(message_ids)),
+                )
                 .values(consumed=True)
             )
 

@@ -36,6 +36,7 @@ pass goes on (promise 5). Anything else is a bug and propagates.
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -117,11 +118,24 @@ def poll(app: App, source_id: str) -> PollResult:
         )
         if alert:
             store.bump(source_id, "alerts")
-        log.warning("poll-failed", source=source_id, error=str(exc), failures=failures, next_poll=nxt.isoformat())
+        log.warning(
+            "poll-failed",
+            source=source_id,
+            error=str(exc),
+            failures=failures,
+            next_poll=nxt.isoformat(),
+        )
         return PollResult(source_id, False, str(exc))
 
     if result.not_modified:
-        nxt = decide.next_poll(now, cfg.interval, cfg.jitter, app.rand(), min_delay=result.min_delay, max_delay=sync_cfg.max_poll_delay)
+        nxt = decide.next_poll(
+            now,
+            cfg.interval,
+            cfg.jitter,
+            app.rand(),
+            min_delay=result.min_delay,
+            max_delay=sync_cfg.max_poll_delay,
+        )
         store.update_source(
             source_id, last_poll_at=now, last_ok_at=now, last_result="not-modified",
             consecutive_failures=0, last_error=None, alert=None, next_poll_at=nxt,
@@ -149,7 +163,9 @@ def poll(app: App, source_id: str) -> PollResult:
     skips: dict[str, str] = {}
     if row.activated_at is None:
         skips.update(
-            decide.first_activation_skips(new_items, now, sync_cfg.first_run_max_age, sync_cfg.first_run_max_items)
+            decide.first_activation_skips(
+                new_items, now, sync_cfg.first_run_max_age, sync_cfg.first_run_max_items
+            )
         )
     for item in new_items:
         if item.echo_marker:
@@ -157,7 +173,14 @@ def poll(app: App, source_id: str) -> PollResult:
     partners = [p.id for p in app.config.partners(city.id)]
     store.record_items(city.id, seen, partners, skips, now)  # type: ignore[arg-type]
     source.acknowledge(result)
-    nxt = decide.next_poll(now, cfg.interval, cfg.jitter, app.rand(), min_delay=result.min_delay, max_delay=sync_cfg.max_poll_delay)
+    nxt = decide.next_poll(
+        now,
+        cfg.interval,
+        cfg.jitter,
+        app.rand(),
+        min_delay=result.min_delay,
+        max_delay=sync_cfg.max_poll_delay,
+    )
     notes = list(result.warnings) + list(result.entry_errors)
     store.update_source(
         source_id,
@@ -189,7 +212,9 @@ class _Work:
     action: Action
 
 
-def deliver(app: App, source_ids: list[str] | None = None, *, stop: object = None) -> DeliverResult:
+def deliver(
+    app: App, source_ids: list[str] | None = None, *, stop: threading.Event | None = None
+) -> DeliverResult:
     """Carry every due delivery (of ``source_ids``, or all) one step forward.
 
     ``stop`` is an optional ``threading.Event``: when set, the current item is
@@ -211,9 +236,11 @@ def deliver(app: App, source_ids: list[str] | None = None, *, stop: object = Non
         )  # fmt: skip
         if action not in (Action.NOTHING, Action.WAIT):
             work.append(_Work(d, it, action))
-    translations = _translate_all(app, [w for w in work if w.action is not Action.NOTE_REVIEWED], out)
+    translations = _translate_all(
+        app, [w for w in work if w.action is not Action.NOTE_REVIEWED], out
+    )
     for w in work:
-        if stop is not None and getattr(stop, "is_set")():
+        if stop is not None and stop.is_set():
             log.info("stopping", reason="signal", left=len(work))
             break
         try:
@@ -231,7 +258,9 @@ def _translation_key(w: _Work, app: App) -> tuple[int, int, str]:
     return (w.item.id, w.item.current_version, app.config.city(w.delivery.target_city).language)
 
 
-def _translate_all(app: App, work: list[_Work], out: DeliverResult) -> dict[tuple[int, int, str], Translation | TranslateError]:
+def _translate_all(
+    app: App, work: list[_Work], out: DeliverResult
+) -> dict[tuple[int, int, str], Translation | TranslateError]:
     """Every translation the work needs, from the store or in one batch."""
     store = app.store
     have: dict[tuple[int, int, str], Translation | TranslateError] = {}
@@ -262,11 +291,18 @@ def _translate_all(app: App, work: list[_Work], out: DeliverResult) -> dict[tupl
             have[k] = r
             if isinstance(r, Translation):
                 store.save_translation(k[0], k[1], r, now)
-        log.info("translated", requests=len(keys), ok=sum(isinstance(r, Translation) for r in results))
+        log.info(
+            "translated", requests=len(keys), ok=sum(isinstance(r, Translation) for r in results)
+        )
     return have
 
 
-def _step(app: App, w: _Work, translations: dict[tuple[int, int, str], Translation | TranslateError], out: DeliverResult) -> None:
+def _step(
+    app: App,
+    w: _Work,
+    translations: dict[tuple[int, int, str], Translation | TranslateError],
+    out: DeliverResult,
+) -> None:
     store, d, it = app.store, w.delivery, w.item
     now = app.clock()
     if w.action is Action.NOTE_REVIEWED:
@@ -310,7 +346,13 @@ def _step(app: App, w: _Work, translations: dict[tuple[int, int, str], Translati
         action = Action.CREATE
     if action is Action.CREATE:
         # write-ahead: a crash after the remote create is reconciled, not re-created
-        store.update_delivery(it.id, d.target_city, now, state=DeliveryState.CREATING, written_version=it.current_version)
+        store.update_delivery(
+            it.id,
+            d.target_city,
+            now,
+            state=DeliveryState.CREATING,
+            written_version=it.current_version,
+        )
         remote = target.create(draft)
         _record_written(app, w, remote, it.current_version, "created")
         out.created += 1
@@ -346,7 +388,12 @@ def _hand_off(app: App, w: _Work, status: RemoteStatus, *, changed: bool) -> Non
     if changed:
         note += f"; source updated after review (version {it.current_version})"
     app.store.update_delivery(
-        it.id, d.target_city, app.clock(), state=_HANDS_OFF[status], changed_after_review=changed, note=note
+        it.id,
+        d.target_city,
+        app.clock(),
+        state=_HANDS_OFF[status],
+        changed_after_review=changed,
+        note=note,
     )
     log.info("hands-off", item=it.key, target=d.target_city, remote=status.value)
 
@@ -360,7 +407,14 @@ def _record_written(app: App, w: _Work, remote: Remote, version: int, event: str
         written_hash=it.current_hash if version == it.current_version else d.written_hash,
         attempts=0, next_attempt_at=None, last_error=None,
     )  # fmt: skip
-    log.info(event, item=it.key, source=it.source_id, target=d.target_city, remote_id=remote.remote_id, version=version)
+    log.info(
+        event,
+        item=it.key,
+        source=it.source_id,
+        target=d.target_city,
+        remote_id=remote.remote_id,
+        version=version,
+    )
 
 
 def _fail(app: App, w: _Work, exc: Exception, out: DeliverResult) -> None:
@@ -373,7 +427,15 @@ def _fail(app: App, w: _Work, exc: Exception, out: DeliverResult) -> None:
         park, nxt = True, None
     else:
         retry_after = exc.delay if isinstance(exc, TargetRetryable) else None
-        outcome = decide.after_failure(d.attempts, cfg.max_attempts, cfg.retry_base, cfg.retry_cap, now, app.rand(), retry_after)
+        outcome = decide.after_failure(
+            d.attempts,
+            cfg.max_attempts,
+            cfg.retry_base,
+            cfg.retry_cap,
+            now,
+            app.rand(),
+            retry_after,
+        )
         park, nxt = outcome.park, outcome.next_attempt_at
     if park:
         app.store.update_delivery(
@@ -381,9 +443,18 @@ def _fail(app: App, w: _Work, exc: Exception, out: DeliverResult) -> None:
             attempts=d.attempts + 1, last_error=str(exc), next_attempt_at=None,
         )  # fmt: skip
         out.parked += 1
-        log.error("parked", item=it.key, target=d.target_city, error=str(exc), attempts=d.attempts + 1)
+        log.error(
+            "parked", item=it.key, target=d.target_city, error=str(exc), attempts=d.attempts + 1
+        )
     else:
-        app.store.update_delivery(it.id, d.target_city, now, attempts=d.attempts + 1, last_error=str(exc), next_attempt_at=nxt)
+        app.store.update_delivery(
+            it.id,
+            d.target_city,
+            now,
+            attempts=d.attempts + 1,
+            last_error=str(exc),
+            next_attempt_at=nxt,
+        )
         out.failed += 1
         log.warning("push-failed", item=it.key, target=d.target_city, error=str(exc),
                     attempts=d.attempts + 1, retry_at=nxt.isoformat() if nxt else None)  # fmt: skip

@@ -62,19 +62,36 @@ def test_shipped_example_config_is_valid() -> None:
 @pytest.mark.parametrize(
     ("old", "new", "key", "expect"),
     [
-        ('interval = "15m"', 'interval = "15 minutes"', "cities[0].sources[0].interval", "duration"),
+        (
+            'interval = "15m"',
+            'interval = "15 minutes"',
+            "cities[0].sources[0].interval",
+            "duration",
+        ),
         ('timezone = "Europe/Berlin"', 'timezone = "Mars/Olympus"', "cities[0].timezone", "IANA"),
-        ('cities = ["dueren", "jinhua"]', 'cities = ["dueren", "paris"]', "partnerships[0].cities", "unknown city 'paris'"),
+        (
+            'cities = ["dueren", "jinhua"]',
+            'cities = ["dueren", "paris"]',
+            "partnerships[0].cities",
+            "unknown city 'paris'",
+        ),
         ('id = "j-news"', 'id = "d-news"', "cities[1].sources[0].id", "duplicate source id"),
         ('id = "jinhua"', 'id = "dueren"', "cities[1].id", "duplicate city id"),
-        ('[storage]', '[storage]\nurll = "x"', "storage.urll", "unknown key"),
+        ("[storage]", '[storage]\nurll = "x"', "storage.urll", "unknown key"),
         ('language = "zh"', 'language = "fr"', "cities[1].language", "expected one of"),
-        ('kind = "feed", url = "https://example.cn/feed"', 'kind = "carrier-pigeon"', "cities[1].sources[0].kind", "expected one of"),
+        (
+            'kind = "feed", url = "https://example.cn/feed"',
+            'kind = "carrier-pigeon"',
+            "cities[1].sources[0].kind",
+            "expected one of",
+        ),
         ('interval = "1h30m"', "interval = 90", "cities[1].sources[0].interval", "duration"),
         ('path = "drafts/dueren"', "path = 7", "cities[0].target.path", "path"),
     ],
 )
-def test_bad_config_names_file_key_and_expectation(tmp_path: Path, old: str, new: str, key: str, expect: str) -> None:
+def test_bad_config_names_file_key_and_expectation(
+    tmp_path: Path, old: str, new: str, key: str, expect: str
+) -> None:
     assert old in GOOD
     p = write(tmp_path, GOOD.replace(old, new, 1))
     with pytest.raises(ConfigError) as info:
@@ -93,7 +110,9 @@ class Opts:
 def test_inline_secret_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="never inline"):
         parse_dataclass(_Ctx(tmp_path / "c.toml"), "target", Opts, {"password": "hunter2"})
-    s = parse_dataclass(_Ctx(tmp_path / "c.toml"), "target", Opts, {"password": {"env": "SYNCD_TEST_PW"}}).password
+    s = parse_dataclass(
+        _Ctx(tmp_path / "c.toml"), "target", Opts, {"password": {"env": "SYNCD_TEST_PW"}}
+    ).password
     assert "hunter2" not in repr(s)
     with pytest.raises(ConfigError, match="SYNCD_TEST_PW is not set"):
         s.resolve()

@@ -39,7 +39,10 @@ def test_first_activation_takes_only_recent_items_up_to_the_limit() -> None:
 
 def test_echo_evidence_finds_marker_in_text_or_slug() -> None:
     assert decide.echo_evidence("<p>… (syncd:0123456789abcdef)</p>") == "0123456789abcdef"
-    assert decide.echo_evidence(None, "https://x.cn/?p=1", "https://x.cn/syncd-fedcba9876543210/") == "fedcba9876543210"
+    assert (
+        decide.echo_evidence(None, "https://x.cn/?p=1", "https://x.cn/syncd-fedcba9876543210/")
+        == "fedcba9876543210"
+    )
     assert decide.echo_evidence("ordinary text about syncd: nothing", None) is None
 
 
@@ -65,11 +68,16 @@ def test_backoff_is_bounded_and_grows(attempt: int, rand: float) -> None:
     base, cap = timedelta(minutes=1), timedelta(hours=6)
     d = decide.backoff(attempt, base, cap, rand)
     assert base / 2 <= d <= cap
-    assert decide.backoff(attempt + 1, base, cap, 0.99) >= decide.backoff(attempt, base, cap, 0.99) or d >= cap / 2
+    assert (
+        decide.backoff(attempt + 1, base, cap, 0.99) >= decide.backoff(attempt, base, cap, 0.99)
+        or d >= cap / 2
+    )
 
 
 def test_after_failure_parks_after_max_attempts_and_respects_retry_after() -> None:
-    out = decide.after_failure(0, 3, timedelta(minutes=1), timedelta(hours=1), NOW, 0.0, timedelta(minutes=30))
+    out = decide.after_failure(
+        0, 3, timedelta(minutes=1), timedelta(hours=1), NOW, 0.0, timedelta(minutes=30)
+    )
     assert not out.park and out.next_attempt_at == NOW + timedelta(minutes=30)
     assert decide.after_failure(2, 3, timedelta(minutes=1), timedelta(hours=1), NOW, 0.0).park
 

@@ -61,4 +61,6 @@ def test_every_test_named_in_the_design_doc_exists() -> None:
     assert len(refs) > 20
     for path, name in refs:
         source = (ROOT / path).read_text(encoding="utf-8")
-        assert re.search(rf"^def {name}\(", source, re.M), f"{path}::{name} is named in docs/design.md but does not exist"
+        assert re.search(rf"^def {name}\(", source, re.M), (
+            f"{path}::{name} is named in docs/design.md but does not exist"
+        )

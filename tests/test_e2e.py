@@ -46,9 +46,15 @@ def drafts(config: Path, city: str) -> dict[str, dict[str, object]]:
     return out
 
 
-def serve_feeds(server: LoopbackServer, de: list[Entry], zh: list[Entry]) -> tuple[list[Entry], list[Entry]]:
-    server.routes["/de.xml"] = lambda req: Reply(200, rss(de), {"Content-Type": "application/rss+xml"})
-    server.routes["/zh.xml"] = lambda req: Reply(200, rss(zh), {"Content-Type": "application/rss+xml"})
+def serve_feeds(
+    server: LoopbackServer, de: list[Entry], zh: list[Entry]
+) -> tuple[list[Entry], list[Entry]]:
+    server.routes["/de.xml"] = lambda req: Reply(
+        200, rss(de), {"Content-Type": "application/rss+xml"}
+    )
+    server.routes["/zh.xml"] = lambda req: Reply(
+        200, rss(zh), {"Content-Type": "application/rss+xml"}
+    )
     return de, zh
 
 
@@ -64,7 +70,9 @@ def two_cities(tmp_path: Path, server: LoopbackServer, argos_package_dir: Path) 
     return config
 
 
-def test_both_directions_with_attribution_and_no_second_draft(two_cities: Path, server: LoopbackServer) -> None:
+def test_both_directions_with_attribution_and_no_second_draft(
+    two_cities: Path, server: LoopbackServer
+) -> None:
     serve_feeds(server, [DE_ITEM], [ZH_ITEM])
     r = cli(two_cities, "sync")
     assert r.exit_code == 0, r.output
@@ -86,7 +94,9 @@ def test_both_directions_with_attribution_and_no_second_draft(two_cities: Path, 
 
     (de,) = drafts(two_cities, "dueren").values()
     assert de["title"] == "Hallo Welt." and de["original_title"] == "你好世界。"
-    assert "Maschinell übersetzt aus dem Chinesischen" in str(de["_html"]) and "Jinhua" in str(de["_html"])
+    assert "Maschinell übersetzt aus dem Chinesischen" in str(de["_html"]) and "Jinhua" in str(
+        de["_html"]
+    )
 
     before = {p: p.stat().st_mtime_ns for p in (two_cities.parent / "drafts").rglob("*")}
     r = cli(two_cities, "sync")
@@ -95,7 +105,9 @@ def test_both_directions_with_attribution_and_no_second_draft(two_cities: Path, 
     assert before == after
 
 
-def test_changed_item_updates_untouched_draft_but_never_an_edited_one(two_cities: Path, server: LoopbackServer) -> None:
+def test_changed_item_updates_untouched_draft_but_never_an_edited_one(
+    two_cities: Path, server: LoopbackServer
+) -> None:
     a = Entry("a", "Hallo Welt.", "<p>Hallo Welt.</p>", "https://www.dueren.de/a")
     b = Entry("b", "Welt.", "<p>Welt.</p>", "https://www.dueren.de/b")
     de, _ = serve_feeds(server, [a, b], [])
@@ -106,7 +118,9 @@ def test_changed_item_updates_untouched_draft_but_never_an_edited_one(two_cities
     stem_b = next(k for k, d in docs.items() if d["source_key"] == "b")
     # an editor edits b's draft
     edited = two_cities.parent / "drafts" / "jinhua" / f"{stem_b}.html"
-    edited.write_text(edited.read_text(encoding="utf-8").replace("世界", "世界（编辑改过）"), encoding="utf-8")
+    edited.write_text(
+        edited.read_text(encoding="utf-8").replace("世界", "世界（编辑改过）"), encoding="utf-8"
+    )
     editor_text = edited.read_text(encoding="utf-8")
     # both source items change
     de[0] = Entry("a", "Hallo Welt.", "<p>Hallo Welt.</p><p>Welt.</p>", a.link)
@@ -119,7 +133,11 @@ def test_changed_item_updates_untouched_draft_but_never_an_edited_one(two_cities
     assert edited.read_text(encoding="utf-8") == editor_text
     status = json.loads(cli(two_cities, "status", "--json").output)
     (note,) = status["changed_after_review"]
-    assert note["item"] == "b" and note["state"] == "edited" and "source updated after review" in note["note"]
+    assert (
+        note["item"] == "b"
+        and note["state"] == "edited"
+        and "source updated after review" in note["note"]
+    )
     # and it stays that way
     assert cli(two_cities, "sync").exit_code == 0
     assert edited.read_text(encoding="utf-8") == editor_text
@@ -145,7 +163,9 @@ def test_our_own_draft_coming_back_is_not_echoed(two_cities: Path, server: Loopb
     (draft,) = drafts(two_cities, "jinhua").values()
     # Jinhua's editors publish our draft; it appears in Jinhua's feed, body and all
     body = str(draft["_html"]).split("<article>")[1].split("</article>")[0]
-    zh.append(Entry("jinhua-42", str(draft["title"]), body, "https://www.jinhua.gov.cn/art/42.html"))
+    zh.append(
+        Entry("jinhua-42", str(draft["title"]), body, "https://www.jinhua.gov.cn/art/42.html")
+    )
     r = cli(two_cities, "sync")
     assert r.exit_code == 0, r.output
     assert drafts(two_cities, "dueren") == {}
@@ -179,16 +199,24 @@ def test_conditional_get_304_and_retry_after(two_cities: Path, server: LoopbackS
 
 def test_faults_stay_local(tmp_path: Path, server: LoopbackServer, argos_package_dir: Path) -> None:
     huge = b"<rss>" + b" " * (11 * 2**20)
-    server.routes["/de.xml"] = lambda req: Reply(200, rss([DE_ITEM]), {"Content-Type": "application/rss+xml"})
-    server.routes["/garbage.xml"] = lambda req: Reply(200, b"\x89PNG\r\n\x1a\n garbage", {"Content-Type": "image/png"})
-    server.routes["/huge.xml"] = lambda req: Reply(200, huge, {"Content-Type": "application/rss+xml"})
+    server.routes["/de.xml"] = lambda req: Reply(
+        200, rss([DE_ITEM]), {"Content-Type": "application/rss+xml"}
+    )
+    server.routes["/garbage.xml"] = lambda req: Reply(
+        200, b"\x89PNG\r\n\x1a\n garbage", {"Content-Type": "image/png"}
+    )
+    server.routes["/huge.xml"] = lambda req: Reply(
+        200, huge, {"Content-Type": "application/rss+xml"}
+    )
     # UTF-8 bytes whose header says Latin-1: read as what they are, with a note
     server.routes["/latin1.xml"] = lambda req: Reply(
-        200, rss([Entry("l1", "Düren Welt.", "<p>Düren Welt.</p>")]),
+        200,
+        rss([Entry("l1", "Düren Welt.", "<p>Düren Welt.</p>")]),
         {"Content-Type": "application/rss+xml; charset=iso-8859-1"},
     )
     server.routes["/noguid.xml"] = lambda req: Reply(
-        200, rss([Entry("", "Welt.", "<p>Welt.</p>", link="https://www.dueren.de/w", pub=None)]).replace(
+        200,
+        rss([Entry("", "Welt.", "<p>Welt.</p>", link="https://www.dueren.de/w", pub=None)]).replace(
             b'<guid isPermaLink="false"></guid>', b""
         ),
         {"Content-Type": "application/rss+xml"},
@@ -227,7 +255,9 @@ def test_faults_stay_local(tmp_path: Path, server: LoopbackServer, argos_package
     assert "down (feed, dueren): error, 1 failures in a row" in text
 
 
-def test_missing_models_are_named_then_used_once_installed(tmp_path: Path, server: LoopbackServer, argos_package_dir: Path) -> None:
+def test_missing_models_are_named_then_used_once_installed(
+    tmp_path: Path, server: LoopbackServer, argos_package_dir: Path
+) -> None:
     serve_feeds(server, [DE_ITEM], [])
     config = write_config(tmp_path, feed_source("dueren-news", f"{server.url}/de.xml"), "")
     r = cli(config, "sync")
@@ -252,9 +282,14 @@ def _spawn(config: Path, *args: str) -> subprocess.Popen[bytes]:
     )
 
 
-def test_sigkill_mid_pass_then_rerun_yields_every_item_exactly_once(two_cities: Path, server: LoopbackServer) -> None:
+def test_sigkill_mid_pass_then_rerun_yields_every_item_exactly_once(
+    two_cities: Path, server: LoopbackServer
+) -> None:
     n = 40
-    entries = [Entry(f"k{i}", "Hallo Welt.", f"<p>Hallo Welt.</p><p>{i}</p>", f"https://www.dueren.de/{i}") for i in range(n)]
+    entries = [
+        Entry(f"k{i}", "Hallo Welt.", f"<p>Hallo Welt.</p><p>{i}</p>", f"https://www.dueren.de/{i}")
+        for i in range(n)
+    ]
     serve_feeds(server, entries, [])
     folder = two_cities.parent / "drafts" / "jinhua"
     kills = 0

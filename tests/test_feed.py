@@ -20,7 +20,11 @@ NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
 
 def http_config(**kw: object) -> HttpConfig:
-    base: dict[str, object] = {"allow_private": True, "host_delay": Duration(0), "timeout": Duration(seconds=5)}
+    base: dict[str, object] = {
+        "allow_private": True,
+        "host_delay": Duration(0),
+        "timeout": Duration(seconds=5),
+    }
     base.update(kw)
     return HttpConfig(**base)  # type: ignore[arg-type]
 
@@ -41,7 +45,9 @@ def client(**http_kw: object) -> PoliteClient:
     return c
 
 
-def feed(server: LoopbackServer, path: str, tz: str = "Europe/Berlin", **http_kw: object) -> FeedSource:
+def feed(
+    server: LoopbackServer, path: str, tz: str = "Europe/Berlin", **http_kw: object
+) -> FeedSource:
     city = CityConfig("dueren", "Düren", "de", tz, (), TargetConfig("outbox"))
     src = SourceConfig("s1", "feed", Duration(minutes=15), url=server.url + path, options=Options())
     return FeedSource(src, city, client(**http_kw))
@@ -104,7 +110,10 @@ def test_conditional_get_and_304(server: LoopbackServer) -> None:
 
     def handler(req: object) -> Reply:
         h = req.headers  # type: ignore[attr-defined]
-        if h.get("if-none-match") == '"v1"' and h.get("if-modified-since") == "Wed, 25 Nov 2026 10:00:00 GMT":
+        if (
+            h.get("if-none-match") == '"v1"'
+            and h.get("if-modified-since") == "Wed, 25 Nov 2026 10:00:00 GMT"
+        ):
             return Reply(304, b"")
         return Reply(200, body, {"ETag": '"v1"', "Last-Modified": "Wed, 25 Nov 2026 10:00:00 GMT"})
 
@@ -118,7 +127,9 @@ def test_conditional_get_and_304(server: LoopbackServer) -> None:
 
 def test_retry_after_on_429_and_503(server: LoopbackServer) -> None:
     server.routes["/busy"] = lambda req: Reply(429, b"slow down", {"Retry-After": "120"})
-    server.routes["/down"] = lambda req: Reply(503, b"", {"Retry-After": "Thu, 26 Nov 2026 13:00:00 GMT"})
+    server.routes["/down"] = lambda req: Reply(
+        503, b"", {"Retry-After": "Thu, 26 Nov 2026 13:00:00 GMT"}
+    )
     with pytest.raises(RetryLater) as info:
         feed(server, "/busy").fetch(SourceState())
     assert info.value.delay == timedelta(seconds=120)
@@ -138,7 +149,9 @@ def test_huge_response_is_cut_off_at_the_cap(server: LoopbackServer) -> None:
             sent.append(1)
             yield b"<!--" + b"x" * (64 * 1024 - 7) + b"-->"
 
-    server.routes["/huge"] = lambda req: Reply(200, fifty_mib(), {"Content-Type": "application/rss+xml"})
+    server.routes["/huge"] = lambda req: Reply(
+        200, fifty_mib(), {"Content-Type": "application/rss+xml"}
+    )
     server.routes["/declared"] = lambda req: Reply(200, b"x", {"Content-Length": str(50 * 2**20)})
     with pytest.raises(FetchError, match="too large"):
         feed(server, "/huge", max_bytes=2 * 2**20).fetch(SourceState())
@@ -146,15 +159,21 @@ def test_huge_response_is_cut_off_at_the_cap(server: LoopbackServer) -> None:
 
 
 def test_garbage_and_html_are_parse_errors(server: LoopbackServer) -> None:
-    server.routes["/garbage"] = lambda req: Reply(200, b"\x00\xff\xfe<<<>>>", {"Content-Type": "application/xml"})
-    server.routes["/html"] = lambda req: Reply(200, b"<html><body><p>Wartung</p></body></html>", {"Content-Type": "text/html"})
+    server.routes["/garbage"] = lambda req: Reply(
+        200, b"\x00\xff\xfe<<<>>>", {"Content-Type": "application/xml"}
+    )
+    server.routes["/html"] = lambda req: Reply(
+        200, b"<html><body><p>Wartung</p></body></html>", {"Content-Type": "text/html"}
+    )
     for path in ("/garbage", "/html"):
         with pytest.raises(ParseError, match="feed"):
             feed(server, path).fetch(SourceState())
 
 
 def test_wrong_encoding_declaration_is_a_warning_not_a_failure(server: LoopbackServer) -> None:
-    server.routes["/latin"] = static(FIX / "wrong-encoding.xml", "application/rss+xml; charset=utf-8")  # type: ignore[assignment]
+    server.routes["/latin"] = static(
+        FIX / "wrong-encoding.xml", "application/rss+xml; charset=utf-8"
+    )  # type: ignore[assignment]
     result = feed(server, "/latin").fetch(SourceState())
     (item,) = result.items
     assert item.title == "Münster"
@@ -186,18 +205,24 @@ def test_unreachable_server_is_a_fetch_error() -> None:
         FeedSource(src, city, client()).fetch(SourceState())
 
 
-def test_a_body_naming_a_local_file_is_not_read_from_disk(server: LoopbackServer, tmp_path: Path) -> None:
+def test_a_body_naming_a_local_file_is_not_read_from_disk(
+    server: LoopbackServer, tmp_path: Path
+) -> None:
     """feedparser open()s a bytes argument as a file name; syncd hands it a stream."""
     secret = tmp_path / "local-feed.xml"
     secret.write_bytes((FIX / "rss1.rdf").read_bytes())
-    server.routes["/evil"] = lambda req: Reply(200, str(secret).encode(), {"Content-Type": "application/rss+xml"})
+    server.routes["/evil"] = lambda req: Reply(
+        200, str(secret).encode(), {"Content-Type": "application/rss+xml"}
+    )
     with pytest.raises(ParseError):
         feed(server, "/evil").fetch(SourceState())
 
 
 def test_utf8_declared_as_latin1_is_read_as_utf8(server: LoopbackServer) -> None:
     body = (FIX / "rss1.rdf").read_bytes().replace("你好世界。".encode(), "Düren grüßt.".encode())
-    server.routes["/decl"] = lambda req: Reply(200, body, {"Content-Type": "application/rss+xml; charset=iso-8859-1"})
+    server.routes["/decl"] = lambda req: Reply(
+        200, body, {"Content-Type": "application/rss+xml; charset=iso-8859-1"}
+    )
     result = feed(server, "/decl").fetch(SourceState())
     assert result.items[0].title == "Düren grüßt."
     assert any("iso-8859-1" in w for w in result.warnings)

@@ -21,7 +21,9 @@ def test_a_target_that_refuses_parks_the_item_and_retry_requeues_it(
 ) -> None:
     serve_feeds(server, [DE_ITEM], [ZH_ITEM])
     config = write_config(
-        tmp_path, feed_source("dueren-news", f"{server.url}/de.xml"), feed_source("jinhua-news", f"{server.url}/zh.xml")
+        tmp_path,
+        feed_source("dueren-news", f"{server.url}/de.xml"),
+        feed_source("jinhua-news", f"{server.url}/zh.xml"),
     )
     install_models(config, argos_package_dir)
     # Jinhua's outbox folder cannot be created: a file stands where it should be
@@ -34,7 +36,11 @@ def test_a_target_that_refuses_parks_the_item_and_retry_requeues_it(
     assert len(drafts(config, "dueren")) == 1
     status = json.loads(cli(config, "status", "--json").output)
     (parked,) = status["parked"]
-    assert parked["item"] == DE_ITEM.guid and parked["target"] == "jinhua" and "cannot write" in parked["reason"]
+    assert (
+        parked["item"] == DE_ITEM.guid
+        and parked["target"] == "jinhua"
+        and "cannot write" in parked["reason"]
+    )
     assert "PARKED (1; `syncd retry` re-queues)" in cli(config, "status").output
     # nothing happens to a parked item until someone says so
     assert "0 created" in cli(config, "sync").output
@@ -49,7 +55,13 @@ def test_a_target_that_refuses_parks_the_item_and_retry_requeues_it(
 def test_logs_never_carry_secrets(capsys: pytest.CaptureFixture[str]) -> None:
     logs.setup("debug", "text")
     log = logs.get("syncd.test")
-    log.info("fetch", url="https://bot:s3cret@example.org/feed", password="hunter2", api_token="t0ken", item_key="k")
+    log.info(
+        "fetch",
+        url="https://bot:s3cret@example.org/feed",
+        password="hunter2",
+        api_token="t0ken",
+        item_key="k",
+    )
     logs.setup("info", "json")
     log.warning("push", secret="hunter2", target="jinhua")
     err = capsys.readouterr().err
@@ -63,7 +75,9 @@ def test_logs_never_carry_secrets(capsys: pytest.CaptureFixture[str]) -> None:
 def test_sync_logs_one_event_per_line_without_feed_credentials(
     tmp_path: Path, server: LoopbackServer, argos_package_dir: Path
 ) -> None:
-    server.routes["/de.xml"] = lambda req: Reply(200, rss([DE_ITEM]), {"Content-Type": "application/rss+xml"})
+    server.routes["/de.xml"] = lambda req: Reply(
+        200, rss([DE_ITEM]), {"Content-Type": "application/rss+xml"}
+    )
     url = server.url.replace("http://", "http://reader:pa55word@") + "/de.xml"
     config = write_config(tmp_path, feed_source("dueren-news", url), "")
     install_models(config, argos_package_dir)
@@ -75,7 +89,9 @@ def test_sync_logs_one_event_per_line_without_feed_credentials(
     assert any(" created item=news-1 " in e for e in events)
 
 
-def test_check_passes_when_everything_is_in_place(tmp_path: Path, server: LoopbackServer, argos_package_dir: Path) -> None:
+def test_check_passes_when_everything_is_in_place(
+    tmp_path: Path, server: LoopbackServer, argos_package_dir: Path
+) -> None:
     config = write_config(tmp_path, feed_source("dueren-news", f"{server.url}/de.xml"), "")
     assert cli(config, "check").exit_code == 1
     install_models(config, argos_package_dir)
@@ -91,11 +107,18 @@ def test_translate_and_models_list_commands(tmp_path: Path, argos_package_dir: P
     assert r.exit_code == 0 and r.output.strip().endswith("你好世界。"), r.output
     r = cli(config, "models", "list")
     assert r.exit_code == 0
-    assert [line.split("\t")[0] for line in r.output.splitlines()] == ["de->en", "en->de", "en->zh", "zh->en"]
+    assert [line.split("\t")[0] for line in r.output.splitlines()] == [
+        "de->en",
+        "en->de",
+        "en->zh",
+        "zh->en",
+    ]
 
 
 def test_sources_test_records_nothing(tmp_path: Path, server: LoopbackServer) -> None:
-    server.routes["/de.xml"] = lambda req: Reply(200, rss([DE_ITEM, Entry("x", "Welt.", "<p>Welt.</p>")]), {})
+    server.routes["/de.xml"] = lambda req: Reply(
+        200, rss([DE_ITEM, Entry("x", "Welt.", "<p>Welt.</p>")]), {}
+    )
     config = write_config(tmp_path, feed_source("dueren-news", f"{server.url}/de.xml"), "")
     r = cli(config, "sources", "test", "dueren-news")
     assert r.exit_code == 0, r.output
@@ -124,7 +147,14 @@ def test_a_draft_adopted_after_a_crash_that_an_editor_touched_is_handed_off(
     # the state a SIGKILL right after the remote create leaves: the write-ahead row
     store = Store(f"sqlite:///{tmp_path}/state/syncd.db")
     ((d, item),) = store.deliveries()
-    store.update_delivery(item.id, "jinhua", datetime.now(UTC), state=DeliveryState.CREATING, remote_id=None, fingerprint=None)
+    store.update_delivery(
+        item.id,
+        "jinhua",
+        datetime.now(UTC),
+        state=DeliveryState.CREATING,
+        remote_id=None,
+        fingerprint=None,
+    )
     store.close()
     r = cli(config, "sync")
     assert "1 adopted" in r.output and "0 created" in r.output, r.output
@@ -142,7 +172,9 @@ def test_a_pass_talks_only_to_its_sources_offline_translation_included(
 
     serve_feeds(server, [DE_ITEM], [ZH_ITEM])
     config = write_config(
-        tmp_path, feed_source("dueren-news", f"{server.url}/de.xml"), feed_source("jinhua-news", f"{server.url}/zh.xml")
+        tmp_path,
+        feed_source("dueren-news", f"{server.url}/de.xml"),
+        feed_source("jinhua-news", f"{server.url}/zh.xml"),
     )
     install_models(config, argos_package_dir)
     seen: list[object] = []

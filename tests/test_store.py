@@ -46,14 +46,26 @@ def test_naive_datetimes_are_a_bug(tmp_path: Path) -> None:
 
 def test_items_versions_deliveries_roundtrip(tmp_path: Path) -> None:
     s = store(tmp_path)
-    it = Item("src", "k1", "https://a/1", "Titel", "Sum", "<p>Body</p>", NOW, (Image("https://a/i.jpg", "image/jpeg"),), ("Kultur",))
+    it = Item(
+        "src",
+        "k1",
+        "https://a/1",
+        "Titel",
+        "Sum",
+        "<p>Body</p>",
+        NOW,
+        (Image("https://a/i.jpg", "image/jpeg"),),
+        ("Kultur",),
+    )
     rows = s.record_items("dueren", [(it, "new")], ["jinhua"], {}, NOW)
     assert rows[0].current_version == 1
     d = s.delivery(rows[0].id, "jinhua")
     assert d is not None and d.state is DeliveryState.PENDING
     assert s.item_version(rows[0].id) == it
     changed = Item("src", "k1", "https://a/1", "Titel 2", "Sum", "<p>Body</p>", NOW)
-    rows = s.record_items("dueren", [(changed, "changed")], ["jinhua"], {}, NOW + timedelta(hours=1))
+    rows = s.record_items(
+        "dueren", [(changed, "changed")], ["jinhua"], {}, NOW + timedelta(hours=1)
+    )
     assert rows[0].current_version == 2 and rows[0].hash_changes == 1
     assert s.item_version(rows[0].id, 1).title == "Titel"
     assert s.item_version(rows[0].id).title == "Titel 2"
@@ -67,7 +79,15 @@ def test_translation_and_memory(tmp_path: Path) -> None:
     s = store(tmp_path)
     it = Item("src", "k1", None, "T")
     (row,) = s.record_items("dueren", [(it, "new")], ["jinhua"], {}, NOW)
-    t = Translation("zh", "标题", "", "<p>正文</p>", {"title": "Title"}, (QualityFlag("numbers", 0, "3≠4"),), ("translate-de_en@1.0",))
+    t = Translation(
+        "zh",
+        "标题",
+        "",
+        "<p>正文</p>",
+        {"title": "Title"},
+        (QualityFlag("numbers", 0, "3≠4"),),
+        ("translate-de_en@1.0",),
+    )
     s.save_translation(row.id, 1, t, NOW)
     s.save_translation(row.id, 1, t, NOW)  # idempotent
     assert s.translation(row.id, 1, "zh") == t
@@ -81,7 +101,15 @@ def test_translation_and_memory(tmp_path: Path) -> None:
 def test_parked_deliveries_can_be_retried(tmp_path: Path) -> None:
     s = store(tmp_path)
     (row,) = s.record_items("dueren", [(Item("src", "k", None, "T"), "new")], ["jinhua"], {}, NOW)
-    s.update_delivery(row.id, "jinhua", NOW, state=DeliveryState.PARKED, parked_state="creating", attempts=8, last_error="boom")
+    s.update_delivery(
+        row.id,
+        "jinhua",
+        NOW,
+        state=DeliveryState.PARKED,
+        parked_state="creating",
+        attempts=8,
+        last_error="boom",
+    )
     assert [i.key for _d, i in s.deliveries(DeliveryState.PARKED)] == ["k"]
     assert s.retry_parked(NOW) == 1
     d = s.delivery(row.id, "jinhua")

@@ -153,7 +153,12 @@ class FeedSource:
             published=_published(entry, self.tz),
             images=_images(entry),
             categories=tuple(
-                t for t in (to_text(tag.get("term") or tag.get("label") or "") for tag in entry.get("tags", [])) if t
+                t
+                for t in (
+                    to_text(tag.get("term") or tag.get("label") or "")
+                    for tag in entry.get("tags", [])
+                )
+                if t
             ),
             echo_marker=echo,
         )

@@ -43,10 +43,7 @@ def _atomic_write(path: Path, data: bytes) -> None:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
+        Path(tmp).unlink(missing_ok=True)
         raise
 
 
@@ -56,7 +53,9 @@ def _digest(*parts: bytes) -> str:
 
 def _sidecar_digest(doc: dict[str, Any]) -> str:
     rest = {k: v for k, v in doc.items() if k != "sidecar_sha256"}
-    return hashlib.sha256(json.dumps(rest, ensure_ascii=False, sort_keys=True).encode("utf-8")).hexdigest()
+    return hashlib.sha256(
+        json.dumps(rest, ensure_ascii=False, sort_keys=True).encode("utf-8")
+    ).hexdigest()
 
 
 def _untouched(page: bytes, sidecar: bytes) -> bool:

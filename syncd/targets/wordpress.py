@@ -277,7 +277,9 @@ class WordPressTarget:
             status = self.inspect(remote)
             if status is not RemoteStatus.OURS:
                 raise TargetGone(
-                    self.id, f"post {remote.remote_id} was {status.value} meanwhile; not written", status
+                    self.id,
+                    f"post {remote.remote_id} was {status.value} meanwhile; not written",
+                    status,
                 )
         post = self._json(resp)
         log.info("wordpress-updated", target=self.id, post=post["id"], marker=draft.marker)

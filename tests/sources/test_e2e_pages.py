@@ -19,7 +19,6 @@ import pytest
 from syncd import config as cfgmod
 from syncd.sources.inbound import servers_for
 from syncd.store import Store
-from tests.support.configs import write_config
 from tests.sources.sites import (
     DUEREN_LIST,
     DUEREN_OPTIONS,
@@ -30,6 +29,7 @@ from tests.sources.sites import (
     jinhua_site,
     read,
 )
+from tests.support.configs import write_config
 from tests.support.loopback import LoopbackServer, Reply
 from tests.test_e2e import cli, drafts, install_models
 
