@@ -98,7 +98,7 @@ class ModelsConfig:
     beam_size: int = 2
     inter_threads: int = 1
     intra_threads: int = 0  # 0: CTranslate2 picks (all cores)
-    max_batch_tokens: int = 2048
+    max_batch_tokens: int = 768
     compute_type: str = "int8"
 
 
