@@ -182,6 +182,9 @@ def poll(app: App, source_id: str) -> PollResult:
         max_delay=sync_cfg.max_poll_delay,
     )
     notes = list(result.warnings) + list(result.entry_errors)
+    alert = "; ".join(dict.fromkeys(result.alerts)) or None
+    if alert and alert != row.alert:
+        store.bump(source_id, "alerts")
     store.update_source(
         source_id,
         last_poll_at=now,
@@ -190,7 +193,7 @@ def poll(app: App, source_id: str) -> PollResult:
         last_result="ok",
         consecutive_failures=0,
         last_error=None,
-        alert=None,
+        alert=alert,
         warnings=json.dumps(notes, ensure_ascii=False) if notes else None,
         next_poll_at=nxt,
         etag=result.etag,

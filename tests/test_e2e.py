@@ -251,6 +251,7 @@ def test_faults_stay_local(tmp_path: Path, server: LoopbackServer, argos_package
     assert errors["ok"] is None and errors["noguid"] is None
     latin1 = next(s for s in status["sources"] if s["id"] == "latin1")
     assert any("iso-8859-1" in w for w in latin1["warnings"])
+    assert latin1["result"] == "ok" and "iso-8859-1" in latin1["alert"]
     text = cli(config, "status").output
     assert "down (feed, dueren): error, 1 failures in a row" in text
 

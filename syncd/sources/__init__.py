@@ -54,6 +54,8 @@ class FetchResult:
     ``entry_errors`` name entries that were dropped (one bad entry does not spoil the
     feed). ``min_delay`` is the source's own lower bound for the next poll (Cache-Control
     max-age, Expires, RSS ``<ttl>``). ``warnings`` are non-fatal notes for ``status``.
+    ``alerts`` say the source worked but a human should look (a page declaring the
+    wrong charset): shown as alerts in ``status`` while its items still go through.
     """
 
     items: tuple[Item, ...] = ()
@@ -63,6 +65,7 @@ class FetchResult:
     entry_errors: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
     min_delay: timedelta | None = None
+    alerts: tuple[str, ...] = ()
 
 
 class Source(Protocol):

@@ -116,6 +116,7 @@ class FeedSource:
             last_modified=last_modified,
             entry_errors=tuple(errors),
             warnings=tuple(warnings),
+            alerts=tuple(n for n in notes if n.startswith("charset:") and "declares" in n),
             min_delay=_cache_hint(resp.headers, parsed, self.http.now()),
         )
 

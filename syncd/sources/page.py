@@ -582,6 +582,9 @@ class PageSource:
             entry_errors=tuple(errors),
             warnings=tuple(warnings),
             min_delay=listing.min_delay,
+            # a page that declares a charset its bytes are not in was read right, but
+            # its site is misconfigured and the next page may not be so lucky
+            alerts=tuple(w for w in warnings if w.startswith("charset:") and "declares" in w),
         )
 
     def _article(self, entry: Entry) -> Article:

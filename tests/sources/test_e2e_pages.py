@@ -141,6 +141,16 @@ def test_pages_to_the_partners_outbox_and_broken_sources_alert(
     assert "ALERT: interactive verification required; not bypassed (HTTP 412 challenge)" in status
     assert "ALERT: garbled text: no charset decodes the page cleanly" in status
     assert "note: charset: the header declares 'utf-8', which does not fit the bytes" in status
+    # the wrong declaration is an alert for a human, while the source kept working
+    charset = next(
+        s
+        for s in json.loads(cli(pages_config, "status", "--json").output)["sources"]
+        if s["id"] == "jinhua-charset"
+    )
+    assert charset["result"] == "ok"
+    assert charset["alert"].startswith(
+        "charset: the header declares 'utf-8', which does not fit the bytes"
+    )
 
     # a second pass makes no second draft
     cli(pages_config, "sync")
