@@ -191,3 +191,26 @@ def test_a_pass_talks_only_to_its_sources_offline_translation_included(
     assert r.exit_code == 0, r.output
     assert "2 created" in r.output
     assert seen and set(seen) == {("127.0.0.1", server.port)}
+
+
+def test_models_install_by_pair_from_an_index_on_loopback(
+    tmp_path: Path, argos_packages: dict[tuple[str, str], Path]
+) -> None:
+    """`syncd models install de zh` through the normal index path (a mirror on
+    127.0.0.1): the two pivot legs are found, downloaded, verified and installed."""
+    from tests.support.argosgen import serve_index
+
+    config = write_config(tmp_path, "", "")
+    with serve_index(list(argos_packages.values())) as index_url:
+        r = cli(config, "models", "install", "de", "zh", "--index-url", index_url)
+        assert r.exit_code == 0, r.output
+        r = cli(config, "models", "install", "xx", "zh", "--index-url", index_url)
+        assert r.exit_code != 0 and "xx" in r.output
+    listed = cli(config, "models", "list").output
+    assert [line.split("\t")[0] for line in listed.splitlines()] == ["de->en", "en->zh"]
+    r = cli(config, "translate", "--from", "de", "--to", "zh", "Hallo Welt.")
+    assert r.output.strip().endswith("你好世界。")
+    r = cli(config, "models", "remove", "en", "zh")
+    assert r.exit_code == 0 and "removed en->zh" in r.output
+    r = cli(config, "translate", "--from", "de", "--to", "zh", "Hallo Welt.")
+    assert r.exit_code != 0 and "syncd models install de zh" in r.output
