@@ -127,15 +127,15 @@ def poll(app: App, source_id: str) -> PollResult:
         )
         return PollResult(source_id, False, str(exc))
 
+    nxt = decide.next_poll(
+        now,
+        cfg.interval,
+        cfg.jitter,
+        app.rand(),
+        min_delay=result.min_delay,
+        max_delay=sync_cfg.max_poll_delay,
+    )
     if result.not_modified:
-        nxt = decide.next_poll(
-            now,
-            cfg.interval,
-            cfg.jitter,
-            app.rand(),
-            min_delay=result.min_delay,
-            max_delay=sync_cfg.max_poll_delay,
-        )
         store.update_source(
             source_id, last_poll_at=now, last_ok_at=now, last_result="not-modified",
             consecutive_failures=0, last_error=None, alert=None, next_poll_at=nxt,
@@ -173,14 +173,6 @@ def poll(app: App, source_id: str) -> PollResult:
     partners = [p.id for p in app.config.partners(city.id)]
     store.record_items(city.id, seen, partners, skips, now)  # type: ignore[arg-type]
     source.acknowledge(result)
-    nxt = decide.next_poll(
-        now,
-        cfg.interval,
-        cfg.jitter,
-        app.rand(),
-        min_delay=result.min_delay,
-        max_delay=sync_cfg.max_poll_delay,
-    )
     notes = list(result.warnings) + list(result.entry_errors)
     alert = "; ".join(dict.fromkeys(result.alerts)) or None
     if alert and alert != row.alert:
