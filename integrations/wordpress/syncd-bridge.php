@@ -226,6 +226,49 @@ function syncd_bridge_register_query_filters() {
 }
 add_action( 'init', 'syncd_bridge_register_query_filters' );
 
+/*
+ * Optimistic concurrency for syncd's updates. WordPress has no If-Match, so syncd
+ * sends the modified_gmt it saw when it last checked the draft in the header
+ * X-Syncd-If-Modified-Gmt. If the post changed since (an editor saved between
+ * syncd's check and its write) or is no longer a draft, the update is refused with
+ * 412 syncd_precondition_failed and syncd hands the draft over to the editors
+ * instead of overwriting their work.
+ */
+function syncd_bridge_precondition( $result, $server, $request ) {
+	if ( null !== $result ) {
+		return $result;
+	}
+	$expected = $request->get_header( 'x_syncd_if_modified_gmt' );
+	if ( null === $expected || '' === $expected ) {
+		return $result;
+	}
+	if ( ! in_array( $request->get_method(), array( 'POST', 'PUT', 'PATCH' ), true ) ) {
+		return $result;
+	}
+	if ( ! preg_match( '#^/wp/v2/posts/(\d+)\z#', $request->get_route(), $m ) ) {
+		return $result;
+	}
+	$post = get_post( (int) $m[1] );
+	if ( ! $post ) {
+		return $result; // core answers 404 rest_post_invalid_id itself
+	}
+	// as the REST posts controller computes modified_gmt (a draft may have none stored)
+	$gmt = $post->post_modified_gmt;
+	if ( '0000-00-00 00:00:00' === $gmt ) {
+		$gmt = gmdate( 'Y-m-d H:i:s', strtotime( $post->post_modified ) - ( (float) get_option( 'gmt_offset' ) * 3600 ) );
+	}
+	$current = mysql_to_rfc3339( $gmt );
+	if ( 'draft' !== $post->post_status || $current !== $expected ) {
+		return new WP_Error(
+			'syncd_precondition_failed',
+			sprintf( 'post %d changed since syncd last saw it (%s, now %s, status %s)', $post->ID, $expected, $current, $post->post_status ),
+			array( 'status' => 412 )
+		);
+	}
+	return $result;
+}
+add_filter( 'rest_pre_dispatch', 'syncd_bridge_precondition', 10, 3 );
+
 /* ---------------------------------------------------------------- test-only endpoint */
 
 function syncd_bridge_test_endpoints_enabled() {

@@ -266,7 +266,23 @@ class WordPressTarget:
     def update(self, remote: Remote, draft: Draft) -> Remote:
         # no status here: a draft stays a draft, and a post published meanwhile is never
         # turned back into one
-        resp = self._send("POST", f"/wp/v2/posts/{remote.remote_id}", json=self._payload(draft))
+        # the bridge plugin refuses the write with 412 if the post changed since syncd's
+        # inspect (WordPress has no If-Match); without the plugin the header is ignored
+        resp = self._send(
+            "POST",
+            f"/wp/v2/posts/{remote.remote_id}",
+            json=self._payload(draft),
+            headers={"X-Syncd-If-Modified-Gmt": remote.fingerprint},
+        )
+        if resp.status_code == 412:
+            status = self.inspect(remote)
+            if status is RemoteStatus.OURS:  # changed and changed back: still not ours
+                status = RemoteStatus.EDITED
+            raise TargetGone(
+                self.id,
+                f"post {remote.remote_id} was {status.value} meanwhile; not written",
+                status,
+            )
         if resp.status_code in (404, 410):
             raise TargetGone(
                 self.id,

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from syncd.errors import TargetAuthError, TargetRejected
+from syncd.errors import TargetAuthError, TargetGone, TargetRejected
 from syncd.models import RemoteStatus
 from tests.support.loopback import Reply, serve
 from tests.test_wordpress_harness import png
@@ -146,6 +146,20 @@ def test_update_while_untouched_then_published_is_refused_not_reverted(
     with pytest.raises(TargetRejected, match="published meanwhile"):
         t.update(r2, draft(version=3))  # 403 rest_cannot_edit: never re-drafted
     assert raw(wp, r2.remote_id)["status"] == "publish"
+
+
+def test_an_editor_saving_between_inspect_and_update_wins(wp: Any, wp_target: Any) -> None:
+    """WordPress has no If-Match: the bridge plugin's precondition closes the window
+    between syncd's inspect and its write (here the write comes with a stale view)."""
+    t = wp_target()
+    remote = t.create(draft(version=1))
+    assert t.inspect(remote) is RemoteStatus.OURS  # syncd looked: still ours
+    time.sleep(1.1)
+    wp.editor_edit(int(remote.remote_id), content="<p>Gerade eben von der Redaktion.</p>")
+    with pytest.raises(TargetGone) as info:
+        t.update(remote, draft(version=2))  # the write that would have overwritten it
+    assert info.value.status is RemoteStatus.EDITED
+    assert "Gerade eben" in raw(wp, remote.remote_id)["content"]["raw"]
 
 
 def test_deleted_post_is_not_created_again(wp: Any, wp_target: Any) -> None:
