@@ -51,6 +51,18 @@ log = logs.get(__name__)
 MAX_ARCHIVE_BYTES = 1 << 30  # 1 GiB compressed (real packages: 60–250 MB)
 MAX_UNPACKED_BYTES = 3 << 30
 MAX_FILES = 2000
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Size caps for a package archive (a parameter, so tests can use small ones)."""
+
+    archive_bytes: int = MAX_ARCHIVE_BYTES
+    unpacked_bytes: int = MAX_UNPACKED_BYTES
+    files: int = MAX_FILES
+
+
+DEFAULT_LIMITS = Limits()
 MAX_INDEX_BYTES = 16 << 20
 MAX_METADATA_BYTES = 1 << 20
 DOWNLOAD_TIMEOUT = 60.0
@@ -284,7 +296,8 @@ def verify_folder(folder: Path, expect: dict[str, Any] | None = None) -> Package
     return _info(folder)
 
 
-def _check_archive(path: Path, max_bytes: int) -> tuple[zipfile.ZipFile, str]:
+def _check_archive(path: Path, limits: Limits) -> tuple[zipfile.ZipFile, str]:
+    max_bytes = limits.archive_bytes
     try:
         size = path.stat().st_size
     except OSError as exc:
@@ -299,11 +312,11 @@ def _check_archive(path: Path, max_bytes: int) -> tuple[zipfile.ZipFile, str]:
         infos = zf.infolist()
         if not infos:
             raise ModelError(f"{path}: empty archive")
-        if len(infos) > MAX_FILES:
-            raise ModelError(f"{path}: {len(infos)} entries, more than {MAX_FILES}")
+        if len(infos) > limits.files:
+            raise ModelError(f"{path}: {len(infos)} entries, more than {limits.files}")
         total = sum(i.file_size for i in infos)
-        if total > MAX_UNPACKED_BYTES:
-            raise ModelError(f"{path}: unpacks to {total} bytes, more than {MAX_UNPACKED_BYTES}")
+        if total > limits.unpacked_bytes:
+            raise ModelError(f"{path}: unpacks to {total} bytes, more than {limits.unpacked_bytes}")
         tops: set[str] = set()
         seen: set[str] = set()
         for info in infos:
@@ -342,7 +355,7 @@ def _check_archive(path: Path, max_bytes: int) -> tuple[zipfile.ZipFile, str]:
         raise
 
 
-def _extract(zf: zipfile.ZipFile, dest: Path, source: Path) -> None:
+def _extract(zf: zipfile.ZipFile, dest: Path, source: Path, limits: Limits) -> None:
     written = 0
     for info in zf.infolist():
         target = dest.joinpath(*info.filename.rstrip("/").split("/"))
@@ -354,9 +367,9 @@ def _extract(zf: zipfile.ZipFile, dest: Path, source: Path) -> None:
             with zf.open(info) as src, open(target, "xb") as out:
                 while chunk := src.read(1 << 20):
                     written += len(chunk)
-                    if written > MAX_UNPACKED_BYTES:
+                    if written > limits.unpacked_bytes:
                         raise ModelError(
-                            f"{source}: unpacks to more than {MAX_UNPACKED_BYTES} bytes"
+                            f"{source}: unpacks to more than {limits.unpacked_bytes} bytes"
                         )
                     out.write(chunk)
         except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError) as exc:
@@ -382,13 +395,16 @@ def _locked(models_dir: Path) -> Iterator[None]:
 
 
 def _install_archive(
-    models_dir: Path, archive: Path, expect: dict[str, Any] | None = None
+    models_dir: Path,
+    archive: Path,
+    expect: dict[str, Any] | None = None,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> PackageInfo:
-    zf, top = _check_archive(archive, MAX_ARCHIVE_BYTES)
+    zf, top = _check_archive(archive, limits)
     with zf, _locked(models_dir):
         staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=models_dir))
         try:
-            _extract(zf, staging, archive)
+            _extract(zf, staging, archive, limits)
             info = verify_folder(staging / top, expect)
             final = models_dir / top
             old = [
@@ -408,15 +424,17 @@ def _install_archive(
             shutil.rmtree(staging, ignore_errors=True)
 
 
-def install_file(models_dir: Path, path: Path) -> list[PackageInfo]:
+def install_file(
+    models_dir: Path, path: Path, *, limits: Limits = DEFAULT_LIMITS
+) -> list[PackageInfo]:
     """Install a ``.argosmodel`` file, or every ``.argosmodel`` in a folder."""
     models_dir, path = Path(models_dir), Path(path)
     if path.is_dir():
         files = sorted(path.glob("*.argosmodel"))
         if not files:
             raise ModelError(f"{path}: no .argosmodel files in this folder")
-        return [_install_archive(models_dir, f) for f in files]
-    return [_install_archive(models_dir, path)]
+        return [_install_archive(models_dir, f, limits=limits) for f in files]
+    return [_install_archive(models_dir, path, limits=limits)]
 
 
 def _stream(url: str, out: BinaryIO, *, timeout: float, max_bytes: int, what: str) -> None:

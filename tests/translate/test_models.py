@@ -128,35 +128,35 @@ def test_unsafe_or_broken_archives_are_refused(
 
 
 def test_not_a_zip_and_size_caps(
-    tmp_path: Path, argos_packages: dict[tuple[str, str], Path], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, argos_packages: dict[tuple[str, str], Path]
 ) -> None:
     junk = tmp_path / "junk.argosmodel"
     junk.write_bytes(b"not a zip")
     with pytest.raises(ModelError, match="junk.argosmodel: not an Argos package"):
         models.install_file(tmp_path / "m", junk)
-    monkeypatch.setattr(models, "MAX_UNPACKED_BYTES", 1000)
+    small = models.Limits(unpacked_bytes=1000)
     with pytest.raises(ModelError, match="unpacks to .* more than 1000"):
-        models.install_file(tmp_path / "m", argos_packages[("de", "en")])
-    monkeypatch.setattr(models, "MAX_ARCHIVE_BYTES", 1000)
+        models.install_file(tmp_path / "m", argos_packages[("de", "en")], limits=small)
+    tiny = models.Limits(archive_bytes=1000)
     with pytest.raises(ModelError, match="more than the limit of 1000"):
-        models.install_file(tmp_path / "m", argos_packages[("de", "en")])
+        models.install_file(tmp_path / "m", argos_packages[("de", "en")], limits=tiny)
+    few = models.Limits(files=2)
+    with pytest.raises(ModelError, match="entries, more than 2"):
+        models.install_file(tmp_path / "m", argos_packages[("de", "en")], limits=few)
     (tmp_path / "empty").mkdir()
     with pytest.raises(ModelError, match="empty: no .argosmodel files"):
         models.install_file(tmp_path / "m", tmp_path / "empty")
 
 
-def test_a_zip_bomb_is_stopped_by_the_declared_size(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_zip_bomb_is_stopped_by_the_declared_size(tmp_path: Path) -> None:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("p/metadata.json", b"{}")
         zf.writestr("p/model/model.bin", b"\0" * (5 << 20))
     bomb = tmp_path / "bomb.argosmodel"
     bomb.write_bytes(buf.getvalue())
-    monkeypatch.setattr(models, "MAX_UNPACKED_BYTES", 1 << 20)
     with pytest.raises(ModelError, match="unpacks to"):
-        models.install_file(tmp_path / "m", bomb)
+        models.install_file(tmp_path / "m", bomb, limits=models.Limits(unpacked_bytes=1 << 20))
 
 
 def test_install_from_url_and_index(
