@@ -94,7 +94,7 @@ def build_draft(
     target_city: CityConfig,
 ) -> Draft:
     attribution = attribution_html(
-        item_language(source_city), target_city.language, source_city, item.url, marker
+        source_city.language, target_city.language, source_city, item.url, marker
     )
     review = review_note_html(target_city.language, translation.flags)
     body = clean_html(translation.body_html + review + attribution)
@@ -123,7 +123,3 @@ def build_draft(
         packages=translation.packages,
         original_body_html=item.body_html,
     )
-
-
-def item_language(city: CityConfig) -> str:
-    return city.language

@@ -12,7 +12,7 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 #: Marker written into every draft syncd produces. It survives sanitizers (plain text
@@ -22,10 +22,6 @@ MARKER_PREFIX = "syncd:"
 MARKER_RE = re.compile(r"syncd:([0-9a-f]{16})")
 #: The WordPress slug / outbox file stem that carries the same marker.
 SLUG_RE = re.compile(r"syncd-([0-9a-f]{16})")
-
-
-class Language(str):
-    """A language code as syncd uses it: ``de``, ``zh``, ``zh-Hant``, ``en``."""
 
 
 @dataclass(frozen=True)
@@ -179,4 +175,3 @@ class Draft:
     flags: tuple[QualityFlag, ...] = ()
     packages: tuple[str, ...] = ()
     original_body_html: str = ""
-    extra: Mapping[str, str] = field(default_factory=dict)

@@ -626,6 +626,11 @@ class Store:
         if source_id is not None:
             q = q.where(items_t.c.source_id == source_id)
         q = q.order_by(deliveries_t.c.item_id, deliveries_t.c.target_city)
+        return self._with_items(q)
+
+    def _with_items(self, q: Any) -> list[tuple[DeliveryRow, ItemRow]]:
+        """Run a deliveries query and pair each row with its item (one query per 500
+        items, not one per row)."""
         with self.engine.connect() as conn:
             rows = conn.execute(q).all()
             item_ids = sorted({r.item_id for r in rows})
@@ -650,19 +655,10 @@ class Store:
                 raise StoreError(f"no delivery for item {item_id} → {target_city}")
 
     def deliveries(self, state: DeliveryState | None = None) -> list[tuple[DeliveryRow, ItemRow]]:
-        j = deliveries_t.join(items_t, items_t.c.id == deliveries_t.c.item_id)
-        q = sa.select(deliveries_t).select_from(j)
+        q = sa.select(deliveries_t)
         if state is not None:
             q = q.where(deliveries_t.c.state == state.value)
-        with self.engine.connect() as conn:
-            rows = conn.execute(q.order_by(deliveries_t.c.item_id)).all()
-            out = []
-            for r in rows:
-                it = _row(
-                    ItemRow, conn.execute(sa.select(items_t).where(items_t.c.id == r.item_id)).one()
-                )
-                out.append((_row(DeliveryRow, r), it))
-        return out
+        return self._with_items(q.order_by(deliveries_t.c.item_id, deliveries_t.c.target_city))
 
     def delivery_counts(self) -> dict[str, dict[str, int]]:
         q = sa.select(deliveries_t.c.target_city, deliveries_t.c.state, sa.func.count()).group_by(
@@ -675,7 +671,8 @@ class Store:
         return out
 
     def changed_after_review(self) -> list[tuple[DeliveryRow, ItemRow]]:
-        return [(d, i) for d, i in self.deliveries() if d.changed_after_review]
+        q = sa.select(deliveries_t).where(deliveries_t.c.changed_after_review.is_(True))
+        return self._with_items(q.order_by(deliveries_t.c.item_id, deliveries_t.c.target_city))
 
     def retry_parked(self, now: datetime, item_id: int | None = None) -> int:
         """Re-queue parked deliveries (all, or one item's): attempts reset, due now."""

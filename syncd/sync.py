@@ -38,7 +38,6 @@ from __future__ import annotations
 import json
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from . import decide, logs
@@ -222,25 +221,32 @@ def deliver(
     else:
         for sid in source_ids:
             rows.extend(store.open_deliveries(sid))
+    # asked once per target and pass, and turned off for the rest of the pass by a
+    # 401/403: a target refusing our credentials is not hammered with every item
+    healthy: dict[str, bool] = {}
     work: list[_Work] = []
     for d, it in rows:
-        healthy = app.target_healthy(d.target_city)
+        if d.target_city not in healthy:
+            healthy[d.target_city] = app.target_healthy(d.target_city)
         action = decide.delivery_action(
             d.state, d.written_version, it.current_version, d.next_attempt_at,
-            d.changed_after_review, healthy, now,
+            d.changed_after_review, healthy[d.target_city], now,
         )  # fmt: skip
         if action not in (Action.NOTHING, Action.WAIT):
             work.append(_Work(d, it, action))
     translations = _translate_all(
         app, [w for w in work if w.action is not Action.NOTE_REVIEWED], out
     )
-    for w in work:
+    for n, w in enumerate(work):
         if stop is not None and stop.is_set():
-            log.info("stopping", reason="signal", left=len(work))
+            log.info("stopping", reason="signal", left=len(work) - n)
             break
+        if not healthy[w.delivery.target_city] and w.action is not Action.NOTE_REVIEWED:
+            continue
         try:
             _step(app, w, translations, out)
         except TargetAuthError as exc:
+            healthy[w.delivery.target_city] = False
             app.mark_target_unhealthy(w.delivery.target_city, str(exc))
             out.failed += 1
             out.errors.append(str(exc))
@@ -453,19 +459,3 @@ def _fail(app: App, w: _Work, exc: Exception, out: DeliverResult) -> None:
         out.failed += 1
         log.warning("push-failed", item=it.key, target=d.target_city, error=str(exc),
                     attempts=d.attempts + 1, retry_at=nxt.isoformat() if nxt else None)  # fmt: skip
-
-
-def due_sources(app: App, now: datetime) -> list[str]:
-    """Sources whose stored next-poll time has come (or that were never polled)."""
-    out = []
-    for city, s in app.config.sources():
-        if not s.enabled:
-            continue
-        row = app.store.source(s.id, city.id)
-        if row.next_poll_at is None or row.next_poll_at <= now:
-            out.append(s.id)
-    return out
-
-
-def until(next_at: datetime | None, now: datetime) -> timedelta:
-    return timedelta(0) if next_at is None else max(timedelta(0), next_at - now)

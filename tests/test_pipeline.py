@@ -214,3 +214,43 @@ def test_models_install_by_pair_from_an_index_on_loopback(
     assert r.exit_code == 0 and "removed en->zh" in r.output
     r = cli(config, "translate", "--from", "de", "--to", "zh", "Hallo Welt.")
     assert r.exit_code != 0 and "syncd models install de zh" in r.output
+
+
+def test_a_target_refusing_credentials_is_not_hammered_until_they_change(
+    tmp_path: Path,
+    server: LoopbackServer,
+    argos_package_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import base64
+
+    entries = [Entry(f"k{i}", "Hallo Welt.", f"<p>Hallo Welt.</p><p>{i}</p>") for i in range(3)]
+    serve_feeds(server, entries, [])
+    answer = {"status": 401}
+    server.routes["/hook"] = lambda req: Reply(answer["status"], b"")
+    config = write_config(tmp_path, feed_source("dueren-news", f"{server.url}/de.xml"), "")
+    text = config.read_text(encoding="utf-8").replace(
+        'target = { kind = "outbox", path = "drafts/jinhua" }',
+        f'target = {{ kind = "webhook", url = "{server.url}/hook", secret = {{ env = "HOOK_SECRET" }} }}',
+    )
+    config.write_text(text, encoding="utf-8")
+    install_models(config, argos_package_dir)
+    monkeypatch.setenv("HOOK_SECRET", "whsec_" + base64.b64encode(b"old-secret").decode())
+
+    r = cli(config, "sync")
+    assert len(server.hits("/hook")) == 1, r.output  # the first 401 stops the pass
+    status = json.loads(cli(config, "status", "--json").output)
+    jinhua = status["targets"][1]
+    assert not jinhua["healthy"] and "401" in jinhua["reason"]
+    # the refused one stays write-ahead "creating" (reconciled before it is sent again)
+    assert jinhua["drafts"] == {"creating": 1, "pending": 2}
+
+    cli(config, "sync")
+    assert len(server.hits("/hook")) == 1  # same credentials: not tried again
+
+    answer["status"] = 204
+    monkeypatch.setenv("HOOK_SECRET", "whsec_" + base64.b64encode(b"new-secret").decode())
+    r = cli(config, "sync")
+    assert "3 created" in r.output, r.output
+    assert len(server.hits("/hook")) == 4
+    assert json.loads(cli(config, "status", "--json").output)["targets"][1]["healthy"]

@@ -12,7 +12,7 @@ Only this package and ``syncd.targets`` touch httpx.
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from types import ModuleType
 from typing import TYPE_CHECKING, Protocol
@@ -43,7 +43,6 @@ class SourceState:
 
     etag: str | None = None
     last_modified: str | None = None
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
