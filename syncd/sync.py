@@ -55,7 +55,7 @@ from .errors import (
     TargetRetryable,
     TranslateError,
 )
-from .models import DeliveryState, Remote, RemoteStatus, Translation, marker_for
+from .models import DeliveryState, Item, Remote, RemoteStatus, Translation, marker_for
 from .sources import SourceState
 from .store import DeliveryRow, ItemRow
 from .translate import TranslationRequest
@@ -204,6 +204,7 @@ class _Work:
     delivery: DeliveryRow
     item: ItemRow
     action: Action
+    content: Item | None = None  # the item's current version, once read
 
 
 def deliver(
@@ -274,7 +275,7 @@ def _translate_all(
         if t is not None:
             have[key] = t
             continue
-        item = store.item_version(w.item.id, w.item.current_version)
+        item = w.content = store.item_version(w.item.id, w.item.current_version)
         src_lang = app.config.city(w.item.city_id).language
         need[key] = TranslationRequest(
             ref=f"{w.item.id}:{w.item.current_version}:{key[2]}",
@@ -324,7 +325,7 @@ def _step(
         return
     target = app.target(d.target_city)
     source_city = app.config.city(it.city_id)
-    item = store.item_version(it.id, it.current_version)
+    item = w.content or store.item_version(it.id, it.current_version)
     draft = build_draft(
         marker=marker_for(it.source_id, it.key, d.target_city),
         item=item,
