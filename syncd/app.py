@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from . import logs
+from . import decide, logs
 from .config import CityConfig, Config, SourceConfig
 from .errors import ConfigError, TargetAuthError
 from .sources import Source, kind_module, make_source
@@ -90,20 +90,18 @@ class App:
         return None if cid is None else hashlib.sha256(str(cid).encode()).hexdigest()[:16]
 
     def target_healthy(self, city_id: str) -> bool:
-        healthy, _reason, credential = self.store.target_health(city_id)
-        if healthy:
-            return True
-        # An unhealthy target is tried again only once its credentials changed.
-        if credential is not None and credential != self._credential(city_id):
-            self.store.set_target_health(city_id, True, None, None, self.clock())
+        """Whether to use the city's target now (``decide.target_usable``)."""
+        usable, change = decide.target_usable(
+            self.store.target_health(city_id), self._credential(city_id)
+        )
+        if change is not None:
+            self.store.apply_target_health(change, self.clock())
             log.info("target-credentials-changed", target=city_id)
-            return True
-        return False
+        return usable
 
     def mark_target_unhealthy(self, city_id: str, reason: str) -> None:
-        self.store.set_target_health(
-            city_id, False, reason, self._credential(city_id) or "none", self.clock()
-        )
+        change = decide.target_refused(city_id, reason, self._credential(city_id))
+        self.store.apply_target_health(change, self.clock())
         log.error("target-unhealthy", target=city_id, reason=reason)
 
     def close(self) -> None:
@@ -141,7 +139,7 @@ def make_app(
     clock = clock or _utcnow
     try:
         if store is None:
-            store = Store(config.storage_url())
+            store = Store(config.storage_url(), clock=clock)
             owned.append(store)
         if http is None:
             http = PoliteClient(config.http, transport=transport, clock=clock)

@@ -1,18 +1,57 @@
-"""Pure decisions: what to do with an item, a delivery, a source's next poll.
+"""Pure decisions: all policy of state transitions lives here.
 
 Does not interact with any dependency, only processes data: no I/O, no clock (``now``
-is an argument), no randomness of its own (``rand`` is an argument in [0, 1)).
-``sync`` carries out what these functions decide and holds no policy itself.
+is an argument), no randomness of its own (``rand`` is an argument in [0, 1)). It gets
+the stored rows and returns intents (``syncd.intents``) that the store applies whole;
+``sync`` carries them out and holds no policy itself. What is decided here:
+
+- a poll: new / changed / unchanged / capped items, which partners get a delivery
+  and which are skipped (first activation, echo), the source's next poll time and
+  backoff, alerts (``poll_succeeded``, ``poll_failed``);
+- a delivery: the next action (``delivery_action``), the write-ahead, what was
+  written, hand-off to an editor, failure → retry or park, 400 → park at once
+  (``after_delivery_failure``);
+- a target's health: a 401/403 makes it unhealthy until its credentials change
+  (``target_refused``, ``target_usable``).
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-from .models import MARKER_RE, SLUG_RE, DeliveryState, Item
+from .intents import (
+    ChangedItem,
+    HandOff,
+    MarkCreating,
+    NewDelivery,
+    NewItem,
+    NoteReviewed,
+    Park,
+    PollIntent,
+    RecordFailure,
+    RecordWritten,
+    SourcePolled,
+    TargetHealthChange,
+    WaitForModels,
+)
+from .models import (
+    MARKER_RE,
+    SLUG_RE,
+    DeliveryRow,
+    DeliveryState,
+    Item,
+    ItemRow,
+    RemoteStatus,
+    SourceRow,
+    TargetHealth,
+)
+
+if TYPE_CHECKING:
+    from .sources import FetchResult
 
 
 class Change(enum.StrEnum):
@@ -155,7 +194,7 @@ def after_failure(
     delay = backoff(n, base, cap, rand)
     if retry_after is not None:
         delay = max(delay, retry_after)
-    return FailureOutcome(False, now + delay)
+    return FailureOutcome(False, _safe_add(now, delay))
 
 
 def next_poll(
@@ -182,4 +221,286 @@ def next_poll(
     for floor in (retry_after, min_delay):
         if floor is not None:
             delay = max(delay, floor)
-    return now + min(delay, max_delay)
+    return _safe_add(now, min(delay, max_delay))
+
+
+def _safe_add(now: datetime, delay: timedelta) -> datetime:
+    """``now + delay`` that cannot overflow the calendar (a hostile hint is capped)."""
+    try:
+        return now + delay
+    except OverflowError:
+        return datetime.max.replace(tzinfo=now.tzinfo)
+
+
+# --------------------------------------------------------------------------- polls
+
+
+@dataclass(frozen=True)
+class PollPolicy:
+    """The settings a poll's decisions depend on (one source's, plus ``[sync]``)."""
+
+    interval: timedelta
+    jitter: float = 0.1
+    max_poll_delay: timedelta = timedelta(days=31)
+    max_hash_updates: int = 24
+    first_run_max_age: timedelta = timedelta(days=14)
+    first_run_max_items: int = 20
+
+
+@dataclass(frozen=True)
+class SourceFailure:
+    """A poll that failed as a whole: the message, the server's Retry-After, and the
+    alert reason when a human must look (layout changed, challenge page, …)."""
+
+    message: str
+    retry_after: timedelta | None = None
+    alert: str | None = None
+
+
+def echo_reason(marker: str) -> str:
+    return f"echo: syncd's own draft (marker {marker})"
+
+
+def poll_failed(
+    row: SourceRow, failure: SourceFailure, policy: PollPolicy, now: datetime, rand: float
+) -> PollIntent:
+    """Record a failed poll: one more failure, backed-off next poll, alert if any."""
+    failures = row.consecutive_failures + 1
+    nxt = next_poll(
+        now, policy.interval, policy.jitter, rand, failures=failures,
+        retry_after=failure.retry_after, max_delay=policy.max_poll_delay,
+    )  # fmt: skip
+    return PollIntent(
+        SourcePolled(
+            source_id=row.id,
+            city_id=row.city_id,
+            at=now,
+            result="alert" if failure.alert else "error",
+            next_poll_at=nxt,
+            failures=failures,
+            ok=False,
+            error=failure.message,
+            alert=failure.alert,
+            count_alert=failure.alert is not None,
+        )
+    )
+
+
+@dataclass(frozen=True)
+class PollDecision:
+    """``poll_succeeded``'s answer: the intent, plus counts for the report."""
+
+    intent: PollIntent
+    capped: int
+    skipped: Mapping[str, str]  # item key → reason
+
+    @property
+    def new(self) -> int:
+        return len(self.intent.new)
+
+    @property
+    def changed(self) -> int:
+        return len(self.intent.changed)
+
+
+def poll_succeeded(
+    row: SourceRow,
+    result: FetchResult,
+    known: Mapping[str, ItemRow],
+    partners: Sequence[str],
+    policy: PollPolicy,
+    now: datetime,
+    rand: float,
+) -> PollDecision:
+    """Classify every item against what is stored and decide what to record.
+
+    New items get a delivery per partner (``pending``, or ``skipped`` for an echo of
+    syncd's own draft or, on the source's first successful poll, an item too old or
+    beyond the cap). Changed items get a new version (capped per item). A repeated key
+    within one answer counts once (the first occurrence wins).
+    """
+    nxt = next_poll(
+        now, policy.interval, policy.jitter, rand,
+        min_delay=result.min_delay, max_delay=policy.max_poll_delay,
+    )  # fmt: skip
+    validators = (result.etag, result.last_modified)
+    if result.not_modified:
+        source = SourcePolled(
+            row.id, row.city_id, now, "not-modified", nxt, 0, ok=True, validators=validators
+        )
+        return PollDecision(PollIntent(source), 0, {})
+    new_items: list[tuple[Item, str]] = []
+    changed: list[ChangedItem] = []
+    seen: list[int] = []
+    capped = 0
+    keys: set[str] = set()
+    for item in result.items:
+        if item.key in keys:
+            continue
+        keys.add(item.key)
+        h = item.content_hash()
+        stored = known.get(item.key)
+        change = classify(
+            stored.current_hash if stored else None,
+            stored.hash_changes if stored else 0,
+            h,
+            policy.max_hash_updates,
+        )
+        if stored is None:
+            new_items.append((item, h))
+        elif change is Change.CHANGED:
+            changed.append(
+                ChangedItem(stored.id, stored.current_version + 1, item, h, stored.hash_changes + 1)
+            )
+        else:
+            capped += change is Change.CAPPED
+            seen.append(stored.id)
+    skips: dict[str, str] = {}
+    if row.activated_at is None:
+        skips.update(
+            first_activation_skips(
+                [i for i, _h in new_items],
+                now,
+                policy.first_run_max_age,
+                policy.first_run_max_items,
+            )  # fmt: skip
+        )
+    for item, _h in new_items:
+        if item.echo_marker:
+            skips[item.key] = echo_reason(item.echo_marker)
+    new = tuple(
+        NewItem(item, h, tuple(NewDelivery(p, skips.get(item.key)) for p in partners))
+        for item, h in new_items
+    )
+    alert = "; ".join(dict.fromkeys(result.alerts)) or None
+    source = SourcePolled(
+        source_id=row.id,
+        city_id=row.city_id,
+        at=now,
+        result="ok",
+        next_poll_at=nxt,
+        failures=0,
+        ok=True,
+        alert=alert,
+        warnings=tuple(result.warnings) + tuple(result.entry_errors),
+        validators=validators,
+        activate=row.activated_at is None,
+        new_items=len(new),
+        count_alert=alert is not None and alert != row.alert,
+    )
+    return PollDecision(PollIntent(source, new, tuple(changed), tuple(seen)), capped, skips)
+
+
+# ---------------------------------------------------------------------- deliveries
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 8
+    base: timedelta = timedelta(minutes=1)
+    cap: timedelta = timedelta(hours=6)
+
+
+class FailureKind(enum.StrEnum):
+    RETRYABLE = "retryable"  # timeouts, 5xx, 429, a broken translation: try again later
+    REJECTED = "rejected"  # the target refused this item (400): retrying cannot help
+
+
+def mark_creating(d: DeliveryRow, item: ItemRow) -> MarkCreating:
+    return MarkCreating(d.item_id, d.target_city, item.current_version)
+
+
+def written(
+    d: DeliveryRow,
+    item: ItemRow,
+    version: int,
+    remote_id: str,
+    remote_url: str | None,
+    fingerprint: str,
+) -> RecordWritten:
+    """What syncd wrote (or adopted): the content hash only when it is the current
+    version's (an adopted older version keeps the hash it had)."""
+    return RecordWritten(
+        d.item_id,
+        d.target_city,
+        version,
+        remote_id,
+        remote_url,
+        fingerprint,
+        item.current_hash if version == item.current_version else d.written_hash,
+    )
+
+
+_HANDS_OFF = {
+    RemoteStatus.EDITED: DeliveryState.EDITED,
+    RemoteStatus.PUBLISHED: DeliveryState.PUBLISHED,
+    RemoteStatus.DELETED: DeliveryState.REJECTED,
+}
+
+
+def hand_off(d: DeliveryRow, item: ItemRow, status: RemoteStatus, *, changed: bool) -> HandOff:
+    """An editor touched, published or deleted the draft: hands off for good.
+    ``changed``: the source had changed too (recorded as "source updated after review")."""
+    note = f"{status.value} by an editor"
+    if changed:
+        note += f"; source updated after review (version {item.current_version})"
+    return HandOff(d.item_id, d.target_city, _HANDS_OFF[status], changed, note)
+
+
+def note_reviewed(d: DeliveryRow, item: ItemRow) -> NoteReviewed:
+    return NoteReviewed(
+        d.item_id,
+        d.target_city,
+        f"source updated after review (version {item.current_version}, "
+        f"editors have v{d.written_version})",
+    )
+
+
+def waiting_for_models(d: DeliveryRow, reason: str) -> WaitForModels:
+    return WaitForModels(d.item_id, d.target_city, reason)
+
+
+def after_delivery_failure(
+    d: DeliveryRow,
+    state_now: DeliveryState,
+    kind: FailureKind,
+    error: str,
+    retry_after: timedelta | None,
+    policy: RetryPolicy,
+    now: datetime,
+    rand: float,
+) -> RecordFailure | Park:
+    """One more failed attempt. A refused item (400) parks at once; otherwise back off
+    and park after ``max_attempts``. Parking keeps the state at failure time so that
+    ``syncd retry`` resumes there (CREATING stays CREATING: the create may have
+    happened and must be reconciled, not repeated)."""
+    attempts = d.attempts + 1
+    if kind is FailureKind.REJECTED:
+        return Park(d.item_id, d.target_city, state_now, attempts, error)
+    outcome = after_failure(
+        d.attempts, policy.max_attempts, policy.base, policy.cap, now, rand, retry_after
+    )
+    if outcome.park:
+        return Park(d.item_id, d.target_city, state_now, attempts, error)
+    return RecordFailure(d.item_id, d.target_city, attempts, error, outcome.next_attempt_at)
+
+
+# ------------------------------------------------------------------- target health
+
+
+def target_refused(city_id: str, reason: str, credential: str | None) -> TargetHealthChange:
+    """A 401/403 (or an unusable target config): unhealthy until the credentials
+    change. ``credential`` is a hash of the refused credentials (None: none known)."""
+    return TargetHealthChange(city_id, False, reason, credential or "none")
+
+
+def target_usable(
+    health: TargetHealth, credential: str | None
+) -> tuple[bool, TargetHealthChange | None]:
+    """Whether to use a target now, and the change to record if it turns healthy
+    again (its credentials differ from the ones that were refused)."""
+    if health.healthy:
+        return True, None
+    if health.credential is not None and health.credential != credential:
+        return True, TargetHealthChange(health.city_id, True)
+    return False, None

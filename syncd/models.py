@@ -175,3 +175,78 @@ class Draft:
     flags: tuple[QualityFlag, ...] = ()
     packages: tuple[str, ...] = ()
     original_body_html: str = ""
+
+
+# --------------------------------------------------------------------- stored state
+# What the store hands back: read-only snapshots that ``decide`` reasons about.
+
+
+@dataclass(frozen=True)
+class SourceRow:
+    """What the store remembers of one source between polls."""
+
+    id: str
+    city_id: str
+    etag: str | None = None
+    last_modified: str | None = None
+    activated_at: datetime | None = None  # first successful poll
+    last_poll_at: datetime | None = None
+    last_ok_at: datetime | None = None
+    next_poll_at: datetime | None = None
+    last_result: str | None = None  # ok | not-modified | error | alert
+    consecutive_failures: int = 0
+    last_error: str | None = None
+    alert: str | None = None  # a human must look (layout changed, challenge, …)
+    warnings: str | None = None  # JSON list of the last poll's non-fatal notes
+    items_seen: int = 0
+
+
+@dataclass(frozen=True)
+class ItemRow:
+    """One item's identity and where its versions stand."""
+
+    id: int
+    source_id: str
+    key: str
+    city_id: str
+    url: str | None
+    current_version: int
+    current_hash: str
+    hash_changes: int
+    echo: bool
+    first_seen_at: datetime
+    last_seen_at: datetime
+
+
+@dataclass(frozen=True)
+class DeliveryRow:
+    """One item at one partner target (the lifecycle in DESIGN.md)."""
+
+    item_id: int
+    target_city: str
+    state: DeliveryState
+    written_version: int | None
+    attempts: int
+    next_attempt_at: datetime | None
+    last_error: str | None
+    parked_state: str | None  # state to resume on `syncd retry`
+    remote_id: str | None
+    remote_url: str | None
+    fingerprint: str | None  # target-specific evidence of our last write
+    written_hash: str | None  # content hash of what we last wrote
+    changed_after_review: bool
+    note: str | None  # why skipped / what an editor did
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class TargetHealth:
+    """Whether a city's target is used; ``credential`` is a hash of the credentials
+    that were refused (an unhealthy target is tried again once they change)."""
+
+    city_id: str
+    healthy: bool = True
+    reason: str | None = None
+    since: datetime | None = None
+    credential: str | None = None

@@ -47,13 +47,13 @@ def collect(cfg: Config, store: Store) -> dict[str, Any]:
     counts = store.delivery_counts()
     targets = []
     for city in cfg.cities:
-        healthy, reason, _cred = store.target_health(city.id)
+        health = store.target_health(city.id)
         targets.append(
             {
                 "city": city.id,
                 "kind": city.target.kind,
-                "healthy": healthy,
-                "reason": reason,
+                "healthy": health.healthy,
+                "reason": health.reason,
                 "drafts": counts.get(city.id, {}),
             }
         )

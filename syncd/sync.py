@@ -4,30 +4,27 @@ One source poll (``poll``)::
 
     row = store.source(id)
     try:    result = source.fetch(validators from row)
-    except RetryLater:   record failure; next poll no sooner than Retry-After
-    except SourceAlert:  record failure + alert (a human must look)
-    except SourceError:  record failure; back off
-    if 304: record "not-modified"
-    else:
-        change = decide.classify(each item against its stored hash)
-        skip   = decide.echo_evidence / decide.first_activation_skips
-        store.record_items(...)       # every item recorded before any other work
-        source.acknowledge(result)
-        record "ok", validators, next poll
+    except SourceError as e:
+        store.apply_poll(decide.poll_failed(row, e))    # backoff, Retry-After, alert
+        return
+    known  = store.items_by_keys(keys of result)
+    intent = decide.poll_succeeded(row, result, known, partners)
+    store.apply_poll(intent)      # every item recorded before any other work, one transaction
+    source.acknowledge(result)
 
 Delivering (``deliver``), for the deliveries of some sources or all::
 
     open = store.open_deliveries()
     for each: action = decide.delivery_action(state, versions, due time, health)
     translate every (item, version, language) the actions need, in ONE batch
-    for each action:
-        CREATE:    mark CREATING (write-ahead) → target.create → mark PUSHED
-        RECONCILE: target.find(marker) → adopt as PUSHED, or CREATE
-        UPDATE:    target.inspect → OURS: target.update → PUSHED
-                                  → else: EDITED/PUBLISHED/REJECTED, changed after review
-        NOTE_REVIEWED: record "source updated after review"
-    failures: decide.after_failure → retry later or park; 400 parks at once;
-              401/403 marks the target unhealthy until its credentials change.
+    for each action, each step recorded by store.apply_delivery(decide.…):
+        CREATE:    mark_creating (write-ahead) → target.create → written
+        RECONCILE: target.find(marker) → written (adopted), or CREATE
+        UPDATE:    target.inspect → OURS: target.update → written
+                                  → else: hand_off (edited/published/rejected)
+        NOTE_REVIEWED: note_reviewed ("source updated after review")
+    failures: decide.after_delivery_failure → retry later or park;
+              401/403: decide.target_refused until the credentials change.
 
 Expected failures (``SyncdError``) of one source, item or target are recorded and the
 pass goes on (promise 5). Anything else is a bug and propagates.
@@ -35,13 +32,12 @@ pass goes on (promise 5). Anything else is a bug and propagates.
 
 from __future__ import annotations
 
-import json
 import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from . import decide, logs
-from .decide import Action, Change
+from .decide import Action
 from .draft import build_draft
 from .errors import (
     ModelMissing,
@@ -55,9 +51,9 @@ from .errors import (
     TargetRetryable,
     TranslateError,
 )
-from .models import DeliveryState, Item, Remote, RemoteStatus, Translation, marker_for
+from .intents import Park
+from .models import DeliveryRow, Item, ItemRow, Remote, RemoteStatus, Translation, marker_for
 from .sources import SourceState
-from .store import DeliveryRow, ItemRow
 from .translate import TranslationRequest
 
 if TYPE_CHECKING:
@@ -88,115 +84,58 @@ class DeliverResult:
     errors: list[str] = field(default_factory=list)
 
 
+def _policy(app: App, source_id: str) -> decide.PollPolicy:
+    _city, cfg = app.source_config(source_id)
+    s = app.config.sync
+    return decide.PollPolicy(
+        interval=cfg.interval,
+        jitter=cfg.jitter,
+        max_poll_delay=s.max_poll_delay,
+        max_hash_updates=s.max_hash_updates,
+        first_run_max_age=s.first_run_max_age,
+        first_run_max_items=s.first_run_max_items,
+    )
+
+
+def _failure(exc: SourceError) -> decide.SourceFailure:
+    return decide.SourceFailure(
+        str(exc),
+        retry_after=exc.delay if isinstance(exc, RetryLater) else None,
+        alert=exc.reason if isinstance(exc, SourceAlert) else None,
+    )
+
+
 def poll(app: App, source_id: str) -> PollResult:
     """Fetch one source and record what it gave; never raises for expected failures."""
-    city, cfg = app.source_config(source_id)
-    store, now = app.store, app.clock()
+    city, _cfg = app.source_config(source_id)
+    store, now, policy = app.store, app.clock(), _policy(app, source_id)
     row = store.source(source_id, city.id)
     source = app.source(source_id)
-    state = SourceState(etag=row.etag, last_modified=row.last_modified)
-    sync_cfg = app.config.sync
     try:
-        result = source.fetch(state)
+        result = source.fetch(SourceState(etag=row.etag, last_modified=row.last_modified))
     except SourceError as exc:
-        failures = row.consecutive_failures + 1
-        retry_after = exc.delay if isinstance(exc, RetryLater) else None
-        alert = exc.reason if isinstance(exc, SourceAlert) else None
-        nxt = decide.next_poll(
-            now, cfg.interval, cfg.jitter, app.rand(), failures=failures,
-            retry_after=retry_after, max_delay=sync_cfg.max_poll_delay,
-        )  # fmt: skip
-        store.update_source(
-            source_id,
-            last_poll_at=now,
-            last_result="alert" if alert else "error",
-            consecutive_failures=failures,
-            last_error=str(exc),
-            alert=alert,
-            next_poll_at=nxt,
-        )
-        if alert:
-            store.bump(source_id, "alerts")
-        log.warning(
-            "poll-failed",
-            source=source_id,
-            error=str(exc),
-            failures=failures,
-            next_poll=nxt.isoformat(),
-        )
+        failed = decide.poll_failed(row, _failure(exc), policy, now, app.rand())
+        store.apply_poll(failed)
+        log.warning("poll-failed", source=source_id, error=str(exc),
+                    failures=failed.source.failures, next_poll=failed.source.next_poll_at.isoformat())  # fmt: skip
         return PollResult(source_id, False, str(exc))
-
-    nxt = decide.next_poll(
-        now,
-        cfg.interval,
-        cfg.jitter,
-        app.rand(),
-        min_delay=result.min_delay,
-        max_delay=sync_cfg.max_poll_delay,
+    known = (
+        {} if result.not_modified else store.items_by_keys(source_id, [i.key for i in result.items])
     )
-    if result.not_modified:
-        store.update_source(
-            source_id, last_poll_at=now, last_ok_at=now, last_result="not-modified",
-            consecutive_failures=0, last_error=None, alert=None, next_poll_at=nxt,
-            etag=result.etag, last_modified=result.last_modified,
-        )  # fmt: skip
-        log.info("not-modified", source=source_id, next_poll=nxt.isoformat())
-        return PollResult(source_id, True, "not modified")
-
-    known = store.items_by_keys(source_id, [i.key for i in result.items])
-    seen: list[tuple[object, str]] = []
-    new_items = []
-    counts = {c: 0 for c in Change}
-    for item in result.items:
-        stored = known.get(item.key)
-        change = decide.classify(
-            stored.current_hash if stored else None,
-            stored.hash_changes if stored else 0,
-            item.content_hash(),
-            sync_cfg.max_hash_updates,
-        )
-        counts[change] += 1
-        if change is Change.NEW:
-            new_items.append(item)
-        seen.append((item, change.value))
-    skips: dict[str, str] = {}
-    if row.activated_at is None:
-        skips.update(
-            decide.first_activation_skips(
-                new_items, now, sync_cfg.first_run_max_age, sync_cfg.first_run_max_items
-            )
-        )
-    for item in new_items:
-        if item.echo_marker:
-            skips[item.key] = f"echo: syncd's own draft (marker {item.echo_marker})"
     partners = [p.id for p in app.config.partners(city.id)]
-    store.record_items(city.id, seen, partners, skips, now)  # type: ignore[arg-type]
+    d = decide.poll_succeeded(row, result, known, partners, policy, now, app.rand())
+    store.apply_poll(d.intent)
     source.acknowledge(result)
-    notes = list(result.warnings) + list(result.entry_errors)
-    alert = "; ".join(dict.fromkeys(result.alerts)) or None
-    if alert and alert != row.alert:
-        store.bump(source_id, "alerts")
-    store.update_source(
-        source_id,
-        last_poll_at=now,
-        last_ok_at=now,
-        activated_at=row.activated_at or now,
-        last_result="ok",
-        consecutive_failures=0,
-        last_error=None,
-        alert=alert,
-        warnings=json.dumps(notes, ensure_ascii=False) if notes else None,
-        next_poll_at=nxt,
-        etag=result.etag,
-        last_modified=result.last_modified,
-        items_seen=row.items_seen + counts[Change.NEW],
-    )
+    nxt = d.intent.source.next_poll_at.isoformat()
+    if result.not_modified:
+        log.info("not-modified", source=source_id, next_poll=nxt)
+        return PollResult(source_id, True, "not modified")
     for note in result.entry_errors:
         log.warning("entry-dropped", source=source_id, reason=note)
-    msg = f"{len(result.items)} items: {counts[Change.NEW]} new, {counts[Change.CHANGED]} changed, {len(skips)} skipped"
-    log.info("polled", source=source_id, items=len(result.items), new=counts[Change.NEW],
-             changed=counts[Change.CHANGED], capped=counts[Change.CAPPED], skipped=len(skips))  # fmt: skip
-    return PollResult(source_id, True, msg, counts[Change.NEW], counts[Change.CHANGED], len(skips))
+    log.info("polled", source=source_id, items=len(result.items), new=d.new, changed=d.changed,
+             capped=d.capped, skipped=len(d.skipped), next_poll=nxt)  # fmt: skip
+    msg = f"{len(result.items)} items: {d.new} new, {d.changed} changed, {len(d.skipped)} skipped"
+    return PollResult(source_id, True, msg, d.new, d.changed, len(d.skipped))
 
 
 @dataclass
@@ -217,11 +156,8 @@ def deliver(
     """
     store, now, out = app.store, app.clock(), DeliverResult()
     rows: list[tuple[DeliveryRow, ItemRow]] = []
-    if source_ids is None:
-        rows = store.open_deliveries()
-    else:
-        for sid in source_ids:
-            rows.extend(store.open_deliveries(sid))
+    for sid in source_ids if source_ids is not None else [None]:
+        rows.extend(store.open_deliveries(sid))
     # asked once per target and pass, and turned off for the rest of the pass by a
     # 401/403: a target refusing our credentials is not hammered with every item
     healthy: dict[str, bool] = {}
@@ -306,32 +242,27 @@ def _step(
     out: DeliverResult,
 ) -> None:
     store, d, it = app.store, w.delivery, w.item
-    now = app.clock()
     if w.action is Action.NOTE_REVIEWED:
-        store.update_delivery(
-            it.id, d.target_city, now, changed_after_review=True,
-            note=f"source updated after review (version {it.current_version}, editors have v{d.written_version})",
-        )  # fmt: skip
+        store.apply_delivery(decide.note_reviewed(d, it), app.clock())
         log.info("changed-after-review", item=it.key, target=d.target_city, state=d.state.value)
         out.handed_off += 1
         return
     translation = translations.get(_translation_key(w, app))
     if isinstance(translation, ModelMissing):
-        store.update_delivery(it.id, d.target_city, now, last_error=str(translation))
+        store.apply_delivery(decide.waiting_for_models(d, str(translation)), app.clock())
         out.waiting_for_models += 1
         return
     if isinstance(translation, TranslateError) or translation is None:
         _fail(app, w, translation or TranslateError("no translation"), out)
         return
     target = app.target(d.target_city)
-    source_city = app.config.city(it.city_id)
     item = w.content or store.item_version(it.id, it.current_version)
     draft = build_draft(
         marker=marker_for(it.source_id, it.key, d.target_city),
         item=item,
         version=it.current_version,
         translation=translation,
-        source_city=source_city,
+        source_city=app.config.city(it.city_id),
         target_city=app.config.city(d.target_city),
     )
     action = w.action
@@ -348,13 +279,7 @@ def _step(
         action = Action.CREATE
     if action is Action.CREATE:
         # write-ahead: a crash after the remote create is reconciled, not re-created
-        store.update_delivery(
-            it.id,
-            d.target_city,
-            now,
-            state=DeliveryState.CREATING,
-            written_version=it.current_version,
-        )
+        store.apply_delivery(decide.mark_creating(d, it), app.clock())
         remote = target.create(draft)
         _record_written(app, w, remote, it.current_version, "created")
         out.created += 1
@@ -376,47 +301,19 @@ def _step(
         out.updated += 1
 
 
-_HANDS_OFF = {
-    RemoteStatus.EDITED: DeliveryState.EDITED,
-    RemoteStatus.PUBLISHED: DeliveryState.PUBLISHED,
-    RemoteStatus.DELETED: DeliveryState.REJECTED,
-}
-
-
 def _hand_off(app: App, w: _Work, status: RemoteStatus, *, changed: bool) -> None:
     """An editor owns the draft now: never write it again (promise 3)."""
-    d, it = w.delivery, w.item
-    note = f"{status.value} by an editor"
-    if changed:
-        note += f"; source updated after review (version {it.current_version})"
-    app.store.update_delivery(
-        it.id,
-        d.target_city,
-        app.clock(),
-        state=_HANDS_OFF[status],
-        changed_after_review=changed,
-        note=note,
-    )
-    log.info("hands-off", item=it.key, target=d.target_city, remote=status.value)
+    intent = decide.hand_off(w.delivery, w.item, status, changed=changed)
+    app.store.apply_delivery(intent, app.clock())
+    log.info("hands-off", item=w.item.key, target=w.delivery.target_city, remote=status.value)
 
 
 def _record_written(app: App, w: _Work, remote: Remote, version: int, event: str) -> None:
     d, it = w.delivery, w.item
-    app.store.update_delivery(
-        it.id, d.target_city, app.clock(),
-        state=DeliveryState.PUSHED, written_version=version, remote_id=remote.remote_id,
-        remote_url=remote.url, fingerprint=remote.fingerprint,
-        written_hash=it.current_hash if version == it.current_version else d.written_hash,
-        attempts=0, next_attempt_at=None, last_error=None,
-    )  # fmt: skip
-    log.info(
-        event,
-        item=it.key,
-        source=it.source_id,
-        target=d.target_city,
-        remote_id=remote.remote_id,
-        version=version,
-    )
+    intent = decide.written(d, it, version, remote.remote_id, remote.url, remote.fingerprint)
+    app.store.apply_delivery(intent, app.clock())
+    log.info(event, item=it.key, source=it.source_id, target=d.target_city,
+             remote_id=remote.remote_id, version=version)  # fmt: skip
 
 
 def _fail(app: App, w: _Work, exc: Exception, out: DeliverResult) -> None:
@@ -424,39 +321,23 @@ def _fail(app: App, w: _Work, exc: Exception, out: DeliverResult) -> None:
     out.errors.append(f"{it.key} → {d.target_city}: {exc}")
     # the state at failure time (CREATING stays CREATING: the create may have happened)
     current = app.store.delivery(it.id, d.target_city)
-    state = current.state if current else d.state
-    if isinstance(exc, TargetRejected):
-        park, nxt = True, None
-    else:
-        retry_after = exc.delay if isinstance(exc, TargetRetryable) else None
-        outcome = decide.after_failure(
-            d.attempts,
-            cfg.max_attempts,
-            cfg.retry_base,
-            cfg.retry_cap,
-            now,
-            app.rand(),
-            retry_after,
-        )
-        park, nxt = outcome.park, outcome.next_attempt_at
-    if park:
-        app.store.update_delivery(
-            it.id, d.target_city, now, state=DeliveryState.PARKED, parked_state=state.value,
-            attempts=d.attempts + 1, last_error=str(exc), next_attempt_at=None,
-        )  # fmt: skip
+    kind = (
+        decide.FailureKind.REJECTED
+        if isinstance(exc, TargetRejected)
+        else decide.FailureKind.RETRYABLE
+    )
+    intent = decide.after_delivery_failure(
+        d, current.state if current else d.state, kind, str(exc),
+        exc.delay if isinstance(exc, TargetRetryable) else None,
+        decide.RetryPolicy(cfg.max_attempts, cfg.retry_base, cfg.retry_cap), now, app.rand(),
+    )  # fmt: skip
+    app.store.apply_delivery(intent, now)
+    if isinstance(intent, Park):
         out.parked += 1
         log.error(
-            "parked", item=it.key, target=d.target_city, error=str(exc), attempts=d.attempts + 1
+            "parked", item=it.key, target=d.target_city, error=str(exc), attempts=intent.attempts
         )
     else:
-        app.store.update_delivery(
-            it.id,
-            d.target_city,
-            now,
-            attempts=d.attempts + 1,
-            last_error=str(exc),
-            next_attempt_at=nxt,
-        )
         out.failed += 1
-        log.warning("push-failed", item=it.key, target=d.target_city, error=str(exc),
-                    attempts=d.attempts + 1, retry_at=nxt.isoformat() if nxt else None)  # fmt: skip
+        log.warning("push-failed", item=it.key, target=d.target_city, error=str(exc), attempts=intent.attempts,
+                    retry_at=intent.next_attempt_at.isoformat() if intent.next_attempt_at else None)  # fmt: skip

@@ -8,6 +8,7 @@ import logging
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from syncd import logs
 from tests.support.configs import feed_source, write_config
@@ -131,8 +132,6 @@ def test_sources_test_records_nothing(tmp_path: Path, server: LoopbackServer) ->
 def test_a_draft_adopted_after_a_crash_that_an_editor_touched_is_handed_off(
     tmp_path: Path, server: LoopbackServer, argos_package_dir: Path
 ) -> None:
-    from datetime import UTC, datetime
-
     from syncd.models import DeliveryState
     from syncd.store import Store
 
@@ -147,14 +146,14 @@ def test_a_draft_adopted_after_a_crash_that_an_editor_touched_is_handed_off(
     # the state a SIGKILL right after the remote create leaves: the write-ahead row
     store = Store(f"sqlite:///{tmp_path}/state/syncd.db")
     ((d, item),) = store.deliveries()
-    store.update_delivery(
-        item.id,
-        "jinhua",
-        datetime.now(UTC),
-        state=DeliveryState.CREATING,
-        remote_id=None,
-        fingerprint=None,
-    )
+    with store.engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "UPDATE deliveries SET state = :s, remote_id = NULL, fingerprint = NULL"
+                " WHERE item_id = :i"
+            ),
+            {"s": DeliveryState.CREATING.value, "i": item.id},
+        )
     store.close()
     r = cli(config, "sync")
     assert "1 adopted" in r.output and "0 created" in r.output, r.output

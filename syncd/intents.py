@@ -1,0 +1,181 @@
+"""Intents: what ``decide`` wants recorded, as values the store applies whole.
+
+Contains no business logic and no I/O: frozen dataclasses only. ``decide`` returns
+them, ``sync`` hands them on, and each ``Store.apply_*`` method applies one intent in
+one transaction (after lemon24/reader's ``FeedUpdateIntent`` / ``EntryUpdateIntent``).
+No column names cross from the pipeline to the store: the type says what is recorded.
+
+    PollIntent                       one poll of one source
+    ├── SourcePolled                 the source row: result, next poll, validators
+    ├── NewItem → NewDelivery …      first sighting, with a delivery per partner
+    ├── ChangedItem                  a new version of a known item
+    └── seen                         known items only sighted again
+    DeliveryIntent                   one step of one delivery
+      MarkCreating | RecordWritten | HandOff | NoteReviewed
+      | RecordFailure | Park | WaitForModels
+    TargetHealthChange               a target turns unhealthy or healthy again
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from .models import DeliveryState, Item
+
+
+@dataclass(frozen=True)
+class SourcePolled:
+    """The outcome of one poll for the source's own row.
+
+    ``validators`` is ``None`` to keep the stored ETag/Last-Modified (a failed poll),
+    else the new pair. ``ok`` stamps ``last_ok_at``; ``activate`` sets
+    ``activated_at`` when it is still empty; ``count_alert`` bumps the source's alert
+    counter (a new alert, not the same one again).
+    """
+
+    source_id: str
+    city_id: str
+    at: datetime
+    result: str  # ok | not-modified | error | alert
+    next_poll_at: datetime
+    failures: int
+    ok: bool
+    error: str | None = None
+    alert: str | None = None
+    warnings: tuple[str, ...] = ()
+    validators: tuple[str | None, str | None] | None = None
+    activate: bool = False
+    new_items: int = 0
+    count_alert: bool = False
+
+
+@dataclass(frozen=True)
+class NewDelivery:
+    """A delivery row for one partner: ``pending``, or ``skipped`` with its reason."""
+
+    target_city: str
+    skip_reason: str | None = None
+
+    @property
+    def state(self) -> DeliveryState:
+        return DeliveryState.SKIPPED if self.skip_reason else DeliveryState.PENDING
+
+
+@dataclass(frozen=True)
+class NewItem:
+    item: Item
+    content_hash: str
+    deliveries: tuple[NewDelivery, ...]
+
+
+@dataclass(frozen=True)
+class ChangedItem:
+    item_id: int
+    version: int  # the new version number
+    item: Item
+    content_hash: str
+    hash_changes: int  # the item's count of hash changes after this one
+
+
+@dataclass(frozen=True)
+class PollIntent:
+    """Everything one poll records, in one transaction (promise 2: every item seen is
+    recorded before any other work)."""
+
+    source: SourcePolled
+    new: tuple[NewItem, ...] = ()
+    changed: tuple[ChangedItem, ...] = ()
+    seen: tuple[int, ...] = ()  # ids of known items only sighted again
+
+
+# ---------------------------------------------------------------------- deliveries
+
+
+@dataclass(frozen=True)
+class MarkCreating:
+    """Write-ahead before a remote create: after a crash, reconcile by marker."""
+
+    item_id: int
+    target_city: str
+    version: int
+
+
+@dataclass(frozen=True)
+class RecordWritten:
+    """The remote copy is exactly what syncd wrote (created, updated or adopted)."""
+
+    item_id: int
+    target_city: str
+    version: int
+    remote_id: str
+    remote_url: str | None
+    fingerprint: str
+    written_hash: str | None
+
+
+@dataclass(frozen=True)
+class HandOff:
+    """An editor owns the draft now: syncd never writes it again (promise 3)."""
+
+    item_id: int
+    target_city: str
+    state: DeliveryState  # edited | published | rejected
+    changed_after_review: bool
+    note: str
+
+
+@dataclass(frozen=True)
+class NoteReviewed:
+    """The source changed after an editor took the draft over: recorded, not written."""
+
+    item_id: int
+    target_city: str
+    note: str
+
+
+@dataclass(frozen=True)
+class RecordFailure:
+    """A failed attempt, tried again at ``next_attempt_at``."""
+
+    item_id: int
+    target_city: str
+    attempts: int
+    error: str
+    next_attempt_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Park:
+    """Given up until ``syncd retry``; ``resume_state`` is where retry picks up."""
+
+    item_id: int
+    target_city: str
+    resume_state: DeliveryState
+    attempts: int
+    error: str
+
+
+@dataclass(frozen=True)
+class WaitForModels:
+    """No model for the route yet: the delivery waits without counting an attempt."""
+
+    item_id: int
+    target_city: str
+    reason: str
+
+
+DeliveryIntent = (
+    MarkCreating | RecordWritten | HandOff | NoteReviewed | RecordFailure | Park | WaitForModels
+)
+
+
+@dataclass(frozen=True)
+class TargetHealthChange:
+    """A target turns unhealthy (``credential``: hash of the refused credentials) or
+    healthy again."""
+
+    city_id: str
+    healthy: bool
+    reason: str | None = None
+    credential: str | None = None

@@ -1,0 +1,186 @@
+"""Store domain: deliveries (one item at one partner target) and their steps."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from ..errors import StoreError
+from ..intents import (
+    DeliveryIntent,
+    HandOff,
+    MarkCreating,
+    NoteReviewed,
+    Park,
+    RecordFailure,
+    RecordWritten,
+    WaitForModels,
+)
+from ..models import DeliveryRow, DeliveryState, ItemRow
+from .base import chunks, wrap_exceptions
+from .items import item_row
+from .schema import deliveries_t, items_t
+
+
+def delivery_row(row: Any) -> DeliveryRow:
+    m = row._mapping
+    kwargs = {f.name: m[f.name] for f in fields(DeliveryRow)}
+    kwargs["state"] = DeliveryState(kwargs["state"])
+    return DeliveryRow(**kwargs)
+
+
+def _values(intent: DeliveryIntent) -> dict[str, Any]:
+    """The columns one delivery intent sets: the only place that knows them."""
+    match intent:
+        case MarkCreating(version=version):
+            return dict(state=DeliveryState.CREATING.value, written_version=version)
+        case RecordWritten():
+            return dict(
+                state=DeliveryState.PUSHED.value,
+                written_version=intent.version,
+                remote_id=intent.remote_id,
+                remote_url=intent.remote_url,
+                fingerprint=intent.fingerprint,
+                written_hash=intent.written_hash,
+                attempts=0,
+                next_attempt_at=None,
+                last_error=None,
+            )
+        case HandOff():
+            return dict(
+                state=intent.state.value,
+                changed_after_review=intent.changed_after_review,
+                note=intent.note,
+            )
+        case NoteReviewed():
+            return dict(changed_after_review=True, note=intent.note)
+        case RecordFailure():
+            return dict(
+                attempts=intent.attempts,
+                last_error=intent.error,
+                next_attempt_at=intent.next_attempt_at,
+            )
+        case Park():
+            return dict(
+                state=DeliveryState.PARKED.value,
+                parked_state=intent.resume_state.value,
+                attempts=intent.attempts,
+                last_error=intent.error,
+                next_attempt_at=None,
+            )
+        case WaitForModels():
+            return dict(last_error=intent.reason)
+    raise TypeError(f"not a delivery intent: {intent!r}")
+
+
+class DeliveriesMixin:
+    engine: Engine
+
+    @wrap_exceptions("reading a delivery")
+    def delivery(self, item_id: int, target_city: str) -> DeliveryRow | None:
+        with self.engine.connect() as conn:
+            r = conn.execute(
+                sa.select(deliveries_t).where(
+                    deliveries_t.c.item_id == item_id, deliveries_t.c.target_city == target_city
+                )
+            ).first()
+            return None if r is None else delivery_row(r)
+
+    @wrap_exceptions("listing open deliveries")
+    def open_deliveries(self, source_id: str | None = None) -> list[tuple[DeliveryRow, ItemRow]]:
+        """Deliveries that may need work: not skipped/parked, plus hands-off ones whose
+        item has a version newer than what syncd wrote (to record "changed after review")."""
+        j = deliveries_t.join(items_t, items_t.c.id == deliveries_t.c.item_id)
+        closed = [DeliveryState.SKIPPED.value, DeliveryState.PARKED.value]
+        q = (
+            sa.select(deliveries_t, items_t.c.source_id)
+            .select_from(j)
+            .where(deliveries_t.c.state.not_in(closed))
+            .where(
+                sa.or_(
+                    deliveries_t.c.state.in_(
+                        [DeliveryState.PENDING.value, DeliveryState.CREATING.value]
+                    ),
+                    deliveries_t.c.written_version.is_(None),
+                    deliveries_t.c.written_version < items_t.c.current_version,
+                )
+            )
+            .where(deliveries_t.c.changed_after_review.is_(False))
+        )
+        if source_id is not None:
+            q = q.where(items_t.c.source_id == source_id)
+        return self._with_items(q.order_by(deliveries_t.c.item_id, deliveries_t.c.target_city))
+
+    def _with_items(self, q: Any) -> list[tuple[DeliveryRow, ItemRow]]:
+        """Run a deliveries query and pair each row with its item (one query per 500
+        items, not one per row)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(q).all()
+            items: dict[int, ItemRow] = {}
+            for chunk in chunks(sorted({r.item_id for r in rows})):
+                for r in conn.execute(sa.select(items_t).where(items_t.c.id.in_(chunk))):
+                    items[r.id] = item_row(r)
+        return [(delivery_row(r), items[r.item_id]) for r in rows]
+
+    @wrap_exceptions("recording a delivery step")
+    def apply_delivery(self, intent: DeliveryIntent, now: datetime) -> None:
+        """Apply one delivery intent in one transaction."""
+        values = _values(intent)
+        with self.engine.begin() as conn:
+            n = conn.execute(
+                deliveries_t.update()
+                .where(
+                    deliveries_t.c.item_id == intent.item_id,
+                    deliveries_t.c.target_city == intent.target_city,
+                )
+                .values(updated_at=now, **values)
+            ).rowcount
+        if n != 1:
+            raise StoreError(f"no delivery for item {intent.item_id} → {intent.target_city}")
+
+    @wrap_exceptions("listing deliveries")
+    def deliveries(self, state: DeliveryState | None = None) -> list[tuple[DeliveryRow, ItemRow]]:
+        q = sa.select(deliveries_t)
+        if state is not None:
+            q = q.where(deliveries_t.c.state == state.value)
+        return self._with_items(q.order_by(deliveries_t.c.item_id, deliveries_t.c.target_city))
+
+    @wrap_exceptions("counting deliveries")
+    def delivery_counts(self) -> dict[str, dict[str, int]]:
+        q = sa.select(deliveries_t.c.target_city, deliveries_t.c.state, sa.func.count()).group_by(
+            deliveries_t.c.target_city, deliveries_t.c.state
+        )
+        out: dict[str, dict[str, int]] = {}
+        with self.engine.connect() as conn:
+            for city, state, n in conn.execute(q):
+                out.setdefault(city, {})[state] = n
+        return out
+
+    @wrap_exceptions("listing sources updated after review")
+    def changed_after_review(self) -> list[tuple[DeliveryRow, ItemRow]]:
+        q = sa.select(deliveries_t).where(deliveries_t.c.changed_after_review.is_(True))
+        return self._with_items(q.order_by(deliveries_t.c.item_id, deliveries_t.c.target_city))
+
+    @wrap_exceptions("re-queueing parked deliveries")
+    def retry_parked(self, now: datetime, item_id: int | None = None) -> int:
+        """Re-queue parked deliveries (all, or one item's): attempts reset, due now."""
+        q = deliveries_t.update().where(deliveries_t.c.state == DeliveryState.PARKED.value)
+        if item_id is not None:
+            q = q.where(deliveries_t.c.item_id == item_id)
+        with self.engine.begin() as conn:
+            res = conn.execute(
+                q.values(
+                    state=sa.func.coalesce(
+                        deliveries_t.c.parked_state, DeliveryState.PENDING.value
+                    ),
+                    parked_state=None,
+                    attempts=0,
+                    next_attempt_at=None,
+                    updated_at=now,
+                )
+            )
+            return int(res.rowcount)

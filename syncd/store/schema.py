@@ -1,0 +1,203 @@
+"""The store's tables and their migrations. Contains no business logic.
+
+All datetimes are stored as ISO-8601 UTC text (``UTCDateTime``): sortable,
+unambiguous, the same on SQLite and PostgreSQL. A naive datetime is a bug and raises.
+
+The schema is versioned. A new database gets the current tables and the current
+version at once; an existing one at version n is brought up by ``MIGRATIONS[n:]``
+(``MIGRATIONS[n]`` takes version n + 1 to n + 2; version 1 is the first release).
+A database newer than this code is refused rather than damaged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from ..errors import StoreError
+
+
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
+    """Aware datetimes stored as ISO-8601 UTC text (sortable, unambiguous)."""
+
+    impl = sa.String(40)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> str | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store")  # a bug: time is UTC inside
+        return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+    def process_result_value(self, value: str | None, dialect: Any) -> datetime | None:
+        return None if value is None else datetime.fromisoformat(value)
+
+
+metadata = sa.MetaData()
+
+schema_version = sa.Table(
+    "schema_version", metadata, sa.Column("version", sa.Integer, nullable=False)
+)
+
+sources_t = sa.Table(
+    "sources",
+    metadata,
+    sa.Column("id", sa.String, primary_key=True),
+    sa.Column("city_id", sa.String, nullable=False),
+    sa.Column("etag", sa.String),
+    sa.Column("last_modified", sa.String),
+    sa.Column("activated_at", UTCDateTime),  # first successful poll
+    sa.Column("last_poll_at", UTCDateTime),
+    sa.Column("last_ok_at", UTCDateTime),
+    sa.Column("next_poll_at", UTCDateTime),
+    sa.Column("last_result", sa.String),  # ok | not-modified | error | alert
+    sa.Column("consecutive_failures", sa.Integer, nullable=False, default=0),
+    sa.Column("last_error", sa.Text),
+    sa.Column("alert", sa.Text),  # a human must look (layout changed, challenge, …)
+    sa.Column("warnings", sa.Text),  # JSON list of the last poll's non-fatal notes
+    sa.Column("items_seen", sa.Integer, nullable=False, default=0),
+)
+
+items_t = sa.Table(
+    "items",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("source_id", sa.String, nullable=False),
+    sa.Column("key", sa.String, nullable=False),
+    sa.Column("city_id", sa.String, nullable=False),
+    sa.Column("url", sa.String),
+    sa.Column("current_version", sa.Integer, nullable=False),
+    sa.Column("current_hash", sa.String, nullable=False),
+    sa.Column("hash_changes", sa.Integer, nullable=False, default=0),
+    sa.Column("echo", sa.Boolean, nullable=False, default=False),
+    sa.Column("first_seen_at", UTCDateTime, nullable=False),
+    sa.Column("last_seen_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("source_id", "key", name="uq_items_source_key"),
+)
+
+versions_t = sa.Table(
+    "item_versions",
+    metadata,
+    sa.Column("item_id", sa.Integer, sa.ForeignKey("items.id"), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("content_hash", sa.String, nullable=False),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("summary", sa.Text, nullable=False),
+    sa.Column("body_html", sa.Text, nullable=False),
+    sa.Column("published_at", UTCDateTime),
+    sa.Column("images", sa.Text, nullable=False),  # JSON
+    sa.Column("categories", sa.Text, nullable=False),  # JSON
+    sa.Column("flags", sa.Text, nullable=False),  # JSON
+    sa.Column("seen_at", UTCDateTime, nullable=False),
+)
+
+translations_t = sa.Table(
+    "translations",
+    metadata,
+    sa.Column("item_id", sa.Integer, sa.ForeignKey("items.id"), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("language", sa.String, primary_key=True),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("summary", sa.Text, nullable=False),
+    sa.Column("body_html", sa.Text, nullable=False),
+    sa.Column("pivot", sa.Text),  # JSON {title, summary, body_html} in English
+    sa.Column("flags", sa.Text, nullable=False),  # JSON list of QualityFlag
+    sa.Column("packages", sa.Text, nullable=False),  # JSON list "name@version"
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+deliveries_t = sa.Table(
+    "deliveries",
+    metadata,
+    sa.Column("item_id", sa.Integer, sa.ForeignKey("items.id"), primary_key=True),
+    sa.Column("target_city", sa.String, primary_key=True),
+    sa.Column("state", sa.String, nullable=False),
+    sa.Column("written_version", sa.Integer),  # item version syncd last wrote remotely
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("next_attempt_at", UTCDateTime),
+    sa.Column("last_error", sa.Text),
+    sa.Column("parked_state", sa.String),  # state to resume on `syncd retry`
+    sa.Column("remote_id", sa.String),
+    sa.Column("remote_url", sa.String),
+    sa.Column("fingerprint", sa.Text),  # target-specific evidence of our last write
+    sa.Column("written_hash", sa.String),  # content hash of what we last wrote
+    sa.Column("changed_after_review", sa.Boolean, nullable=False, default=False),
+    sa.Column("note", sa.Text),  # why skipped / what an editor did
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+memory_t = sa.Table(
+    "translation_memory",
+    metadata,
+    sa.Column("route", sa.String, primary_key=True),
+    sa.Column("source", sa.Text, primary_key=True),
+    sa.Column("target", sa.Text, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+inbound_t = sa.Table(
+    "inbound_messages",
+    metadata,
+    sa.Column("source_id", sa.String, primary_key=True),
+    sa.Column("message_id", sa.String, primary_key=True),
+    sa.Column("received_at", UTCDateTime, nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),  # the accepted item, JSON
+    sa.Column("consumed", sa.Boolean, nullable=False, default=False),
+)
+
+counters_t = sa.Table(
+    "counters",
+    metadata,
+    sa.Column("scope", sa.String, primary_key=True),  # source or target id
+    sa.Column("name", sa.String, primary_key=True),
+    sa.Column("value", sa.Integer, nullable=False, default=0),
+)
+
+targets_t = sa.Table(
+    "targets",
+    metadata,
+    sa.Column("city_id", sa.String, primary_key=True),
+    sa.Column("healthy", sa.Boolean, nullable=False, default=True),
+    sa.Column("reason", sa.Text),
+    sa.Column("since", UTCDateTime),
+    sa.Column("credential", sa.String),  # hash of the credentials that failed
+)
+
+
+def _v2_drop_media(conn: Connection) -> None:
+    # version 1 kept a cache of uploaded media that nothing read (the WordPress
+    # bridge plugin finds uploads by SHA-256 itself)
+    conn.exec_driver_sql("DROP TABLE IF EXISTS media")
+
+
+#: MIGRATIONS[n] takes a database at version n + 1 to version n + 2.
+MIGRATIONS: list[Callable[[Connection], None]] = [_v2_drop_media]
+SCHEMA_VERSION = len(MIGRATIONS) + 1
+
+
+def migrate(conn: Connection, where: str) -> int:
+    """Bring the database on ``conn`` to ``SCHEMA_VERSION``; returns the version it
+    had (0 for a new one). ``where`` names the store in errors."""
+    if not sa.inspect(conn).has_table("schema_version"):
+        metadata.create_all(conn)
+        conn.execute(schema_version.insert().values(version=SCHEMA_VERSION))
+        return 0
+    current = conn.execute(sa.select(schema_version.c.version)).scalar() or 0
+    if current > SCHEMA_VERSION:
+        raise StoreError(
+            f"the store at {where} has schema version {current}, newer than this syncd "
+            f"understands ({SCHEMA_VERSION}); upgrade syncd"
+        )
+    if current < 1:
+        raise StoreError(f"the store at {where} has no valid schema version ({current})")
+    for n in range(current - 1, SCHEMA_VERSION - 1):
+        MIGRATIONS[n](conn)
+    if current != SCHEMA_VERSION:
+        conn.execute(schema_version.update().values(version=SCHEMA_VERSION))
+    return int(current)
