@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from . import decide, logs
@@ -44,6 +45,7 @@ from .errors import (
     RetryLater,
     SourceAlert,
     SourceError,
+    StoreError,
     TargetAuthError,
     TargetError,
     TargetGone,
@@ -52,7 +54,16 @@ from .errors import (
     TranslateError,
 )
 from .intents import Park
-from .models import DeliveryRow, Item, ItemRow, Remote, RemoteStatus, Translation, marker_for
+from .models import (
+    DeliveryRow,
+    Item,
+    ItemRow,
+    Remote,
+    RemoteStatus,
+    SourceRow,
+    Translation,
+    marker_for,
+)
 from .sources import SourceState
 from .translate import TranslationRequest
 
@@ -106,24 +117,36 @@ def _failure(exc: SourceError) -> decide.SourceFailure:
 
 
 def poll(app: App, source_id: str) -> PollResult:
-    """Fetch one source and record what it gave; never raises for expected failures."""
+    """Fetch one source and record what it gave; never raises for a fault of the source.
+
+    Expected failures (``SourceError``) are recorded with backoff. So is anything else
+    the source's fetch or its items raise (a bug, or hostile input nobody foresaw):
+    promise 5 says one source's fault stays local, so it becomes that source's error
+    and an alert, logged with its traceback, and is backed off like any failure. Only
+    a ``StoreError`` (the state itself is unusable) propagates.
+    """
     city, _cfg = app.source_config(source_id)
     store, now, policy = app.store, app.clock(), _policy(app, source_id)
     row = store.source(source_id, city.id)
-    source = app.source(source_id)
     try:
+        source = app.source(source_id)
         result = source.fetch(SourceState(etag=row.etag, last_modified=row.last_modified))
+        keys = [i.key for i in result.items]
+        known = {} if result.not_modified else store.items_by_keys(source_id, keys)
+        partners = [p.id for p in app.config.partners(city.id)]
+        d = decide.poll_succeeded(row, result, known, partners, policy, now, app.rand())
+    except StoreError:
+        raise
     except SourceError as exc:
-        failed = decide.poll_failed(row, _failure(exc), policy, now, app.rand())
-        store.apply_poll(failed)
-        log.warning("poll-failed", source=source_id, error=str(exc),
-                    failures=failed.source.failures, next_poll=failed.source.next_poll_at.isoformat())  # fmt: skip
-        return PollResult(source_id, False, str(exc))
-    known = (
-        {} if result.not_modified else store.items_by_keys(source_id, [i.key for i in result.items])
-    )
-    partners = [p.id for p in app.config.partners(city.id)]
-    d = decide.poll_succeeded(row, result, known, partners, policy, now, app.rand())
+        return _record_failure(app, row, policy, now, _failure(exc))
+    except Exception as exc:
+        log.exception("source-crashed", source=source_id, error=type(exc).__name__)
+        name = type(exc).__name__
+        failure = decide.SourceFailure(
+            f"internal error while reading this source: {name}: {exc}",
+            alert=f"syncd could not process this source ({name}); the log has the details",
+        )
+        return _record_failure(app, row, policy, now, failure)
     store.apply_poll(d.intent)
     source.acknowledge(result)
     nxt = d.intent.source.next_poll_at.isoformat()
@@ -136,6 +159,17 @@ def poll(app: App, source_id: str) -> PollResult:
              capped=d.capped, skipped=len(d.skipped), next_poll=nxt)  # fmt: skip
     msg = f"{len(result.items)} items: {d.new} new, {d.changed} changed, {len(d.skipped)} skipped"
     return PollResult(source_id, True, msg, d.new, d.changed, len(d.skipped))
+
+
+def _record_failure(
+    app: App, row: SourceRow, policy: decide.PollPolicy, now: datetime,
+    failure: decide.SourceFailure,
+) -> PollResult:  # fmt: skip
+    failed = decide.poll_failed(row, failure, policy, now, app.rand())
+    app.store.apply_poll(failed)
+    log.warning("poll-failed", source=row.id, error=failure.message,
+                failures=failed.source.failures, next_poll=failed.source.next_poll_at.isoformat())  # fmt: skip
+    return PollResult(row.id, False, failure.message)
 
 
 @dataclass
