@@ -121,8 +121,10 @@ def _fmt(d: timedelta) -> str:
 class Action(enum.StrEnum):
     NOTHING = "nothing"
     WAIT = "wait"  # a retry is scheduled later
-    CREATE = "create"
-    RECONCILE = "reconcile"  # a create may have happened: look it up by marker first
+    CREATE = "create"  # (only after RECONCILE found nothing)
+    # a create may have happened (a crash mid-create, a lost or restored store): look
+    # the draft up by its marker, adopt it as an editor left it, or create it
+    RECONCILE = "reconcile"
     UPDATE = "update"  # the item changed; rewrite the draft if still ours
     NOTE_REVIEWED = "note-reviewed"  # changed after an editor took over: record, don't write
 
@@ -151,10 +153,10 @@ def delivery_action(
         return Action.WAIT
     if next_attempt_at is not None and next_attempt_at > now:
         return Action.WAIT
-    if state is DeliveryState.CREATING:
+    if state in (DeliveryState.CREATING, DeliveryState.PENDING):
+        # never create without looking first: a store that was lost, reset or
+        # restored from an old backup knows nothing of drafts made meanwhile (promise 9)
         return Action.RECONCILE
-    if state is DeliveryState.PENDING:
-        return Action.CREATE
     if state is DeliveryState.PUSHED and (written_version or 0) < current_version:
         return Action.UPDATE
     return Action.NOTHING

@@ -56,6 +56,7 @@ from .errors import (
 from .intents import Park
 from .models import (
     DeliveryRow,
+    Draft,
     Item,
     ItemRow,
     Remote,
@@ -69,6 +70,7 @@ from .translate import TranslationRequest
 
 if TYPE_CHECKING:
     from .app import App
+    from .targets import Target
 
 log = logs.get("syncd.sync")
 
@@ -301,14 +303,11 @@ def _step(
     )
     action = w.action
     if action is Action.RECONCILE:
+        # before any first create, and after a crash mid-create: the draft may exist
+        # already (a create the store never recorded, or a lost or restored store)
         found = target.find(draft)
         if found is not None:
-            _record_written(app, w, found, d.written_version or it.current_version, "adopted")
-            out.adopted += 1
-            # an editor may have taken the draft over while syncd was down
-            status = target.inspect(found) if target.inspectable else RemoteStatus.OURS
-            if status is not RemoteStatus.OURS:
-                _hand_off(app, w, status, changed=False)
+            _adopt(app, w, target, found, draft, out)
             return
         action = Action.CREATE
     if action is Action.CREATE:
@@ -333,6 +332,28 @@ def _step(
             return
         _record_written(app, w, new_remote, it.current_version, "updated")
         out.updated += 1
+
+
+def _adopt(
+    app: App, w: _Work, target: Target, found: Remote, draft: Draft, out: DeliverResult
+) -> None:
+    """A draft with our marker exists: adopt it in whatever state an editor left it
+    (promise 9). Trashed or deleted → rejected, published or edited → hands off; an
+    untouched one is brought to the current version."""
+    d, it = w.delivery, w.item
+    _record_written(app, w, found, d.written_version or it.current_version, "adopted")
+    out.adopted += 1
+    status = target.inspect(found) if target.inspectable else RemoteStatus.OURS
+    if status is not RemoteStatus.OURS:
+        _hand_off(app, w, status, changed=False)
+        return
+    if target.inspectable:
+        try:
+            remote = target.update(found, draft)
+        except TargetGone as exc:  # an editor got there meanwhile
+            _hand_off(app, w, exc.status, changed=False)
+            return
+        _record_written(app, w, remote, it.current_version, "updated")
 
 
 def _hand_off(app: App, w: _Work, status: RemoteStatus, *, changed: bool) -> None:

@@ -59,7 +59,7 @@ def test_echo_evidence_finds_marker_in_text_or_slug() -> None:
 def test_delivery_actions() -> None:
     act = decide.delivery_action
     P = DeliveryState
-    assert act(P.PENDING, None, 1, None, False, True, NOW) is Action.CREATE
+    assert act(P.PENDING, None, 1, None, False, True, NOW) is Action.RECONCILE
     assert act(P.CREATING, 1, 1, None, False, True, NOW) is Action.RECONCILE
     assert act(P.PUSHED, 1, 1, None, False, True, NOW) is Action.NOTHING
     assert act(P.PUSHED, 1, 2, None, False, True, NOW) is Action.UPDATE

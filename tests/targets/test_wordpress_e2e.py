@@ -242,3 +242,72 @@ def test_script_and_onerror_in_the_source_never_reach_wordpress(
     assert "世界" in raw
     for mark in ("<script", "onerror", "alert("):
         assert mark not in raw
+
+
+def _three(server: LoopbackServer) -> list[Entry]:
+    return serve(
+        server,
+        [
+            Entry(
+                f"news-{n}",
+                "Hallo Welt.",
+                f"<p>Hallo Welt.</p><p>{n}</p>",
+                f"https://www.dueren.de/news/{n}",
+            )
+            for n in (1, 2, 3)
+        ],
+    )
+
+
+def _state_files(config: Path) -> list[Path]:
+    state = config.parent / "state"
+    return [state / f"syncd.db{suffix}" for suffix in ("", "-wal", "-shm")]
+
+
+def test_lost_state_never_duplicates_and_keeps_what_editors_did(
+    trial: Callable[..., Path], server: LoopbackServer, wp: Any
+) -> None:
+    config = trial()
+    _three(server)
+    assert "3 created" in sync(config)
+    posts = sorted(wp.list_posts(), key=lambda p: p["id"])
+    trashed, published, untouched = (p["id"] for p in posts)
+    wp.editor_trash(trashed)
+    wp.editor_edit(published, status="publish")
+    for f in _state_files(config):  # the state database is lost
+        f.unlink(missing_ok=True)
+    out = sync(config)
+    assert "0 created" in out and "3 adopted" in out, out
+    sync(config)
+    after = {p["id"]: p["status"] for p in wp.list_posts()}
+    assert after == {trashed: "trash", published: "publish", untouched: "draft"}
+    assert jinhua_drafts(config) == {"rejected": 1, "published": 1, "pushed": 1}
+
+
+def test_an_old_backup_restored_never_duplicates(
+    trial: Callable[..., Path], server: LoopbackServer, wp: Any
+) -> None:
+    import shutil
+
+    config = trial()
+    entries = _three(server)
+    del entries[2]  # the third item appears after the backup
+    assert "2 created" in sync(config)
+    backup = config.parent / "backup"
+    backup.mkdir()
+    for f in _state_files(config):
+        if f.exists():
+            shutil.copy2(f, backup / f.name)
+    _three(server)
+    assert "1 created" in sync(config)
+    first = min(p["id"] for p in wp.list_posts())
+    wp.editor_trash(first)
+    for f in _state_files(config):  # restore the old backup
+        f.unlink(missing_ok=True)
+        if (backup / f.name).exists():
+            shutil.copy2(backup / f.name, f)
+    out = sync(config)
+    assert "0 created" in out and "1 adopted" in out, out
+    sync(config)
+    assert len(wp.list_posts()) == 3
+    assert wp.get_post(first).json()["status"] == "trash"
