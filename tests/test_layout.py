@@ -39,6 +39,7 @@ def loaded_after_import(module: str, candidates: tuple[str, ...]) -> list[str]:
         "syncd.translate.segment",
         "syncd.translate.glossary",
         "syncd.translate.checks",
+        "syncd.translate.plan",
         "syncd.sources.selectors",
         "syncd.sources.article",
         "syncd.sources.inbound_schema",
