@@ -131,7 +131,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def check(ctx: click.Context) -> None:
     """Check the config, models for every configured route and writable paths."""
-    from .status import run_checks
+    from .check import run_checks
 
     cfg = _load(ctx)
     problems = run_checks(cfg)

@@ -1,15 +1,12 @@
-"""What ``syncd status`` and ``syncd check`` report. Reads the store and the config;
-decides nothing and writes nothing (``check`` only probes that paths are writable)."""
+"""What ``syncd status`` reports. Reads the store and the config; decides nothing and
+writes nothing (``syncd check`` is ``syncd.check``)."""
 
 from __future__ import annotations
 
 import json
-import tempfile
-from pathlib import Path
 from typing import Any
 
 from .config import Config
-from .errors import ConfigError
 from .models import DeliveryState
 from .store import Store
 
@@ -140,67 +137,3 @@ def render(report: dict[str, Any]) -> str:
             + ", ".join(f"{k} {v}" for k, v in sorted(report["quality_flags"].items()))
         )
     return "\n".join(out)
-
-
-def _writable(path: Path) -> str | None:
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path, prefix=".syncd-check-"):
-            pass
-    except OSError as exc:
-        return f"{path}: not writable ({exc.strerror or exc})"
-    return None
-
-
-def run_checks(cfg: Config) -> list[str]:
-    """Everything that would stop syncd from doing its job, one line each."""
-    problems: list[str] = []
-    url = cfg.storage_url()
-    if url.startswith("sqlite:///"):
-        p = _writable(Path(url[len("sqlite:///") :]).parent)
-        if p:
-            problems.append(f"storage: {p}")
-    models_dir = cfg.resolve_path(cfg.models.dir)
-    p = _writable(models_dir)
-    if p:
-        problems.append(f"models: {p}")
-    for city in cfg.cities:
-        opts = city.target.options
-        path = getattr(opts, "path", None)
-        if city.target.kind == "outbox" and path is not None:
-            p = _writable(Path(path))
-            if p:
-                problems.append(f"target {city.id}: {p}")
-        for name in ("password", "secret"):
-            secret = getattr(opts, name, None)
-            if secret is not None:
-                try:
-                    secret.resolve()
-                except ConfigError as exc:
-                    problems.append(f"target {city.id}: {exc}")
-        for s in city.sources:
-            if not s.enabled:
-                continue
-            secret = getattr(s.options, "secret", None)
-            if secret is not None:
-                try:
-                    secret.resolve()
-                except ConfigError as exc:
-                    problems.append(f"source {s.id}: {exc}")
-    try:
-        from .app import default_translator
-
-        store = Store("sqlite://")
-        engine = default_translator(cfg, store)
-        try:
-            for src, dst in cfg.routes():
-                for line in engine.missing(src, dst):
-                    problems.append(f"models {src}->{dst}: {line}")
-        finally:
-            engine.close()
-            store.close()
-    except ImportError as exc:  # pragma: no cover - a broken install
-        problems.append(f"translation engine not importable: {exc}")
-    if not cfg.partnerships:
-        problems.append("no partnerships: nothing would be translated")
-    return problems

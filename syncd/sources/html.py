@@ -2,8 +2,8 @@
 
 The list page's entries are found with the ``item`` selector, each entry's link,
 title, date and teaser with selectors inside it; ``next_page`` leads to further list
-pages. Reading the articles, the wall checks and the item key are the shared page
-machinery of ``page``.
+pages. Reading the articles (``page``, ``article``), the wall checks (``pages``) and
+the item key (``selectors``) are the shared page machinery.
 """
 
 from __future__ import annotations
@@ -17,23 +17,12 @@ from ..config import CityConfig, Duration, SourceConfig
 from ..errors import FetchError, SourceAlert
 from ..sanitize import to_text
 from . import SourceState
+from .article import ArticleSpec, Entry, element_text
 from .decode import parse_date
 from .http import PoliteClient, cache_hint
-from .page import (
-    LOGIN,
-    ArticleSpec,
-    Disallowed,
-    Entry,
-    Listing,
-    Page,
-    PageSource,
-    canonical_url,
-    css,
-    element_text,
-    has_password_form,
-    regex_problem,
-    selector_problem,
-)
+from .page import Listing, PageSource
+from .pages import LOGIN, Disallowed, Page, has_password_form
+from .selectors import canonical_url, css, regex_problem, selector_problem
 
 # ----------------------------------------------------------------------------- options
 

@@ -39,21 +39,12 @@ from ..config import CityConfig, Duration, SourceConfig
 from ..errors import FetchError, SourceAlert
 from ..sanitize import escape, to_text
 from . import SourceState
+from .article import Article, ArticleSpec, Entry
 from .decode import parse_date
 from .http import PoliteClient, cache_hint
-from .page import (
-    Article,
-    ArticleSpec,
-    Disallowed,
-    Entry,
-    Listing,
-    Page,
-    PageSource,
-    canonical_url,
-    css,
-    regex_problem,
-    selector_problem,
-)
+from .page import Listing, PageSource
+from .pages import Disallowed, Page
+from .selectors import canonical_url, css, regex_problem, selector_problem
 
 XML_ACCEPT = "text/xml,application/xml;q=0.9,*/*;q=0.1"
 _RECORD = re.compile(r"<record>\s*<!\[CDATA\[(.*?)\]\]>\s*</record>", re.S | re.I)

@@ -5,16 +5,18 @@ and SentencePiece, batched across every item of a sync pass.
 
     refresh the package list if the models folder changed (a few stat calls)
     for each request: route (direct package, else two legs through English) or
-        ModelMissing; title, summary and body → sentences (segment) → masked
-        units (glossary: terms, URLs, numbers, … become ⟦n⟧); inline markup spans
-        are units too
+        ModelMissing; plan it (``plan.make_plan``: title, summary and body →
+        sentences → masked units, inline markup spans too)
     run all units leg by leg: round 1 = every first leg (de→en for everything),
         round 2 = every second leg (en→zh for everything); per package, one
         ``translate_batch`` over the distinct sentences the memory does not know
     a unit whose placeholders come back dropped or repeated is translated again
-        in pieces around its placeholders (batched as well), and flagged
-    restore approved forms, convert to Traditional when asked (OpenCC), put inline
-        markup back, reassemble blocks, sanitize, check each sentence (flags)
+        in pieces around its placeholders (``plan.piece_jobs``, batched as well)
+    assemble each plan (``plan.assemble``: restore approved forms, convert to
+        Traditional when asked, put markup back, reassemble, sanitize, flags)
+
+This module holds what touches the models (loading, batching, decoding, memory,
+OpenCC); planning and assembling are pure and live in ``plan.py``.
 
 Decoding guards: the decoding length is bounded relative to the source; an output
 that hits the bound or loops (``阴性阳性阴性…``) is decoded again with a repetition
@@ -30,20 +32,19 @@ from __future__ import annotations
 
 import threading
 import time
-import unicodedata
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .. import logs
 from ..config import ModelsConfig
 from ..errors import ModelMissing, SyncdError, TranslateError
-from ..models import QualityFlag, Translation
-from ..sanitize import clean_html
+from ..models import Translation
 from . import TranslationMemory, TranslationRequest, checks, models
 from . import glossary as gl
+from . import plan as pl
 from . import segment as seg
 
 log = logs.get(__name__)
@@ -54,8 +55,6 @@ LENGTH_FACTOR = 2.0  # max_decoding_length = factor × source pieces + extra
 LENGTH_EXTRA = 10
 LENGTH_PENALTY = 0.2  # as argostranslate
 RETRY_REPETITION_PENALTY = 1.3
-TRADITIONAL = "s2t"  # OpenCC configuration for zh-Hant output
-FIELDS = ("title", "summary", "body")
 
 
 @dataclass
@@ -68,50 +67,6 @@ class _Loaded:
 class _Out:
     text: str
     runaway: bool  # decoding stopped at the length bound
-
-
-@dataclass
-class _Job:
-    """One text through a route's legs."""
-
-    legs: list[models.PackageInfo]
-    text: str  # masked source, normalized
-    placeholders: int  # how many the text has; -1: do not check
-    outs: list[str] = field(default_factory=list)  # text after each leg
-    problem: str = ""  # placeholders dropped or repeated
-    error: TranslateError | None = None
-    cut: bool = False  # a loop had to be cut back
-
-
-@dataclass
-class _Unit:
-    """A sentence or an inline span's text, masked, with its job(s)."""
-
-    masked: gl.Masked
-    job: _Job
-    pieces: list[str | gl.Token] = field(default_factory=list)  # fallback: masked.pieces()
-    piece_jobs: list[_Job | None] = field(default_factory=list)
-
-
-@dataclass
-class _Field:
-    name: str
-    doc: seg.Document
-    html: bool
-    units: dict[int, tuple[_Unit, list[_Unit | None]]] = field(default_factory=dict)
-
-
-@dataclass
-class _Plan:
-    request: TranslationRequest
-    legs: list[models.PackageInfo]
-    src: str  # Argos code of the source (zh for zh-Hant)
-    fields: list[_Field]
-
-
-def normalize(text: str) -> str:
-    """The form sentences are translated and remembered in."""
-    return " ".join(unicodedata.normalize("NFC", text).split())
 
 
 class ArgosEngine:
@@ -200,54 +155,28 @@ class ArgosEngine:
         self, requests: Sequence[TranslationRequest]
     ) -> list[Translation | TranslateError]:
         packages = self._refresh()
-        plans: list[_Plan | TranslateError] = []
+        plans: list[pl.Plan | TranslateError] = []
         for req in requests:
             src, dst = models.code_of(req.source_language), models.code_of(req.target_language)
             legs = [] if src == dst else models.route(packages, src, dst)
             if legs is None:
                 plans.append(_missing(req.source_language, req.target_language))
             else:
-                plans.append(self._plan(req, legs, src))
-        units = [u for p in plans if isinstance(p, _Plan) for u in _plan_units(p)]
+                plans.append(
+                    pl.make_plan(req, legs, src, glossary=self.glossary, convert=self._convert)
+                )
+        units = [u for p in plans if isinstance(p, pl.Plan) for u in p.units()]
         self._run([u.job for u in units])
-        for u in units:  # placeholders broken: translate the pieces between them
-            if u.job.problem:
-                u.pieces = u.masked.pieces()
-                u.piece_jobs = [
-                    _Job(u.job.legs, normalize(p), -1)  # -1: stray ⟦ ⟧ are stripped later
-                    if isinstance(p, str) and _has_words(p)
-                    else None
-                    for p in u.pieces
-                ]
-        self._run([j for u in units for j in u.piece_jobs if j is not None])
+        # placeholders broken: translate the pieces between them
+        self._run(pl.piece_jobs(units))
         out: list[Translation | TranslateError] = []
         for p in plans:
-            out.append(p if isinstance(p, TranslateError) else self._assemble(p))
+            out.append(
+                p
+                if isinstance(p, TranslateError)
+                else pl.assemble(p, glossary=self.glossary, convert=self._convert)
+            )
         return out
-
-    def _plan(self, req: TranslationRequest, legs: list[models.PackageInfo], src: str) -> _Plan:
-        def prepare(text: str) -> str:
-            return self._convert("t2s", text) if req.source_language == "zh-Hant" else text
-
-        fields = [
-            _Field("title", seg.parse_text(prepare(req.title), src), False),
-            _Field("summary", seg.parse_text(prepare(req.summary), src), False),
-            _Field("body", seg.parse(prepare(req.body_html), src), True),
-        ]
-        plan = _Plan(req, legs, src, fields)
-        for f in fields:
-            for i, sentence in enumerate(f.doc.sentences()):
-                whole = self._unit(plan, sentence.text)
-                spans = [
-                    None if sentence.is_whole(sp) else self._unit(plan, sentence.span_text(sp))
-                    for sp in sentence.spans
-                ]
-                f.units[i] = (whole, spans)
-        return plan
-
-    def _unit(self, plan: _Plan, text: str) -> _Unit:
-        masked = gl.mask(normalize(text), plan.src, plan.request.target_language, self.glossary)
-        return _Unit(masked, _Job(plan.legs, masked.text, len(masked.tokens)))
 
     def _convert(self, config: str, text: str) -> str:
         if config not in self._opencc:
@@ -258,10 +187,10 @@ class ArgosEngine:
 
     # ------------------------------------------------------------------ running
 
-    def _run(self, jobs: Sequence[_Job]) -> None:
+    def _run(self, jobs: Sequence[pl.Job]) -> None:
         """Every job through its legs: one batch per package per round."""
         for k in range(max((len(j.legs) for j in jobs), default=0)):
-            groups: dict[tuple[Path, str], list[_Job]] = {}
+            groups: dict[tuple[Path, str], list[pl.Job]] = {}
             for j in jobs:
                 if len(j.legs) > k and not (j.problem or j.error):
                     groups.setdefault((j.legs[k].path, j.legs[k].stamp), []).append(j)
@@ -288,7 +217,7 @@ class ArgosEngine:
     ) -> tuple[dict[str, str], set[str]]:
         """Translate distinct texts with one package, using and feeding the memory."""
         uniq = list(dict.fromkeys(texts))
-        done = {t: t for t in uniq if not _has_words(t)}  # only placeholders and punctuation
+        done = {t: t for t in uniq if not pl.has_words(t)}  # only placeholders and punctuation
         todo = [t for t in uniq if t not in done]
         if todo and self.memory is not None:
             try:
@@ -401,139 +330,6 @@ class ArgosEngine:
         memory bound."""
         return max(1, self.config.max_batch_tokens // max(1, self.config.beam_size))
 
-    # --------------------------------------------------------------- assembling
-
-    def _assemble(self, plan: _Plan) -> Translation | TranslateError:
-        req = plan.request
-        dst = req.target_language
-        pivot = len(plan.legs) == 2
-        for f in plan.fields:
-            for whole, spans in f.units.values():
-                for u in [whole, *spans]:
-                    if u is not None:
-                        err = u.job.error or next(
-                            (j.error for j in u.piece_jobs if j and j.error), None
-                        )
-                        if err is not None:
-                            return err
-        flags: list[QualityFlag] = []
-        texts: dict[str, str] = {}
-        pivots: dict[str, str] = {}
-        for f in plan.fields:
-            sentences = f.doc.sentences()
-            target_html: dict[int, str] = {}
-            pivot_html: dict[int, str] = {}
-            for i, sentence in enumerate(sentences):
-                whole, spans = f.units[i]
-                masked_target = self._masked_out(whole, -1, dst)
-                target = self._restore(masked_target, whole, dst)
-                flags += self._flags(plan, f.name, i, sentence.text, target, whole, masked_target)
-                placed = seg.inject(
-                    sentence,
-                    target,
-                    [
-                        target if s is None else self._restore(self._masked_out(s, -1, dst), s, dst)
-                        for s in spans
-                    ],
-                    dst,
-                )
-                if placed.moved or placed.dropped:
-                    what = (
-                        "link placed after the sentence" if placed.moved else "formatting dropped"
-                    )
-                    flags.append(QualityFlag("placeholder", i, what, f.name))
-                target_html[i] = placed.html if f.html else target
-                if pivot:
-                    en = self._restore(self._masked_out(whole, 0, "en"), whole, "en")
-                    en_spans = [
-                        en if s is None else self._restore(self._masked_out(s, 0, "en"), s, "en")
-                        for s in spans
-                    ]
-                    pivot_html[i] = seg.inject(sentence, en, en_spans, "en").html if f.html else en
-            texts[f.name] = _render(f, target_html, dst)
-            if pivot:
-                pivots[f.name] = _render(f, pivot_html, "en")
-        return Translation(
-            language=dst,
-            title=texts["title"],
-            summary=texts["summary"],
-            body_html=texts["body"],
-            pivot={
-                "title": pivots["title"],
-                "summary": pivots["summary"],
-                "body_html": pivots["body"],
-            }
-            if pivot
-            else None,
-            flags=tuple(flags),
-            packages=tuple(p.ref for p in plan.legs),
-        )
-
-    def _masked_out(self, unit: _Unit, leg: int, lang: str) -> str:
-        """A unit's masked text after ``leg`` (-1: the last), in pieces when needed."""
-        if not unit.job.legs:
-            text = unit.masked.text
-        elif not unit.job.problem:
-            text = unit.job.outs[leg]
-        else:
-            zh = lang.split("-")[0] == "zh"
-            parts = []
-            n = 0
-            for piece, job in zip(unit.pieces, unit.piece_jobs, strict=True):
-                if isinstance(piece, gl.Token):
-                    n += 1
-                    parts.append(gl.placeholder(n))
-                    continue
-                out = job.outs[leg].strip() if job is not None else piece.strip()
-                if zh:  # Chinese: no spaces; else keep the source's spacing
-                    parts.append(out)
-                elif not out:
-                    parts.append(" " if piece[:1].isspace() else "")
-                else:
-                    lead = " " if piece[:1].isspace() else ""
-                    parts.append(lead + out + (" " if piece[-1:].isspace() else ""))
-            text = "".join(parts).strip()
-        return self._convert(TRADITIONAL, text) if lang == "zh-Hant" else text
-
-    def _restore(self, masked_text: str, unit: _Unit, lang: str) -> str:
-        def convert(s: str) -> str:
-            return self._convert(TRADITIONAL, s)
-
-        return gl.strip_placeholders(gl.restore(masked_text, unit.masked, lang, convert))
-
-    def _flags(
-        self,
-        plan: _Plan,
-        field_name: str,
-        i: int,
-        source: str,
-        target: str,
-        unit: _Unit,
-        masked_target: str,
-    ) -> list[QualityFlag]:
-        flags = checks.sentence_flags(
-            source=source,
-            target=target,
-            masked_source=unit.masked.text,
-            masked_target=masked_target,
-            src=plan.src,
-            dst=plan.request.target_language,
-            index=i,
-            field=field_name,
-            glossary=self.glossary,
-            convert=lambda s: self._convert(TRADITIONAL, s),
-        )
-        if unit.job.problem:
-            flags.append(
-                QualityFlag(
-                    "placeholder", i, f"{unit.job.problem}: translated in pieces", field_name
-                )
-            )
-        jobs = [unit.job, *(j for j in unit.piece_jobs if j is not None)]
-        if any(j.cut for j in jobs) and not any(f.kind == "repetition" for f in flags):
-            flags.append(QualityFlag("repetition", i, "a repetition loop was cut", field_name))
-        return flags
-
 
 # ------------------------------------------------------------------------ helpers
 
@@ -544,17 +340,6 @@ def _missing(source_language: str, target_language: str) -> ModelMissing:
         target_language,
         f"install it with: {models.install_command(source_language, target_language)}",
     )
-
-
-def _plan_units(plan: _Plan) -> list[_Unit]:
-    return [
-        u for f in plan.fields for whole, spans in f.units.values() for u in [whole, *spans] if u
-    ]
-
-
-def _has_words(text: str) -> bool:
-    """Anything for the model besides placeholders (punctuation counts: 。 for .)."""
-    return bool(gl.PLACEHOLDER_RE.sub("", text).strip())
 
 
 def _tokenizer(info: models.PackageInfo) -> Any:
@@ -617,11 +402,3 @@ def _bad(source: str, out: _Out, src: str, dst: str) -> bool:
     """An output to decode again: it ran to the length bound, or it loops (and the
     source does not)."""
     return out.runaway or (bool(checks.loop(out.text, dst)) and not checks.loop(source, src))
-
-
-def _render(f: _Field, sentence_out: dict[int, str], lang: str) -> str:
-    """Reassemble a field; ``render`` visits sentences in ``doc.sentences()`` order."""
-    it = iter(sentence_out[i] for i in range(len(sentence_out)))
-    if f.html:
-        return clean_html(seg.render(f.doc, lambda _s: next(it), lang))
-    return seg.render_text(f.doc, lambda _s: next(it), lang)

@@ -17,7 +17,7 @@ import pytest
 from syncd import config as cfgmod
 from syncd.sources import KINDS, kind_module
 from syncd.sources.inbound import servers_for
-from syncd.sources.page import LOGIN, VERIFY
+from syncd.sources.pages import LOGIN, VERIFY
 from syncd.store import Store
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "sources.md"

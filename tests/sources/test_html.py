@@ -14,17 +14,10 @@ from hypothesis import strategies as st
 from syncd.config import Duration, HttpConfig
 from syncd.errors import FetchError, SourceAlert
 from syncd.sources import SourceState
+from syncd.sources.article import ArticleSpec, Entry, NoBody, read_article
 from syncd.sources.html import HtmlSource, make
-from syncd.sources.page import (
-    ArticleSpec,
-    Entry,
-    NoBody,
-    Page,
-    canonical_url,
-    css,
-    parse_html,
-    read_article,
-)
+from syncd.sources.pages import Page, parse_html
+from syncd.sources.selectors import canonical_url, css
 from tests.sources.sites import (
     DUEREN_DETAIL,
     DUEREN_LIST,

@@ -1,0 +1,221 @@
+"""Reading an article page: title, date, summary, body and images (pure: no I/O).
+
+``read_article(page, spec, entry)`` takes a fetched ``Page``, the source's
+``ArticleSpec`` and the list ``Entry`` that led to it. Where things come from, first
+found wins:
+
+- title: ``<meta name="ArticleTitle">``, ``og:title``, the list entry, ``<title>``;
+- date: ``<meta name="PubDate">``, ``article:published_time`` and other date metas,
+  the ``article_date`` selector, the first ``<time datetime>`` in the body, the list
+  entry; local times are read in the city's zone;
+- body: the Hanweb ``ContentStart``/``ContentEnd`` markers when the spec asks for
+  them, then the ``body`` selectors (minus ``remove``); when they find nothing,
+  trafilatura (the item is flagged ``generic-extractor``); under ``min_body``
+  characters of text the item is flagged ``tiny-body``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from typing import Any
+from urllib.parse import urljoin
+
+import lxml.html
+import trafilatura
+
+from ..models import Image
+from ..sanitize import clean_html, escape, to_text
+from .decode import parse_date, strip_controls
+from .pages import Page
+
+MAX_TITLE = 1000
+MAX_IMAGES = 20
+_DATE_METAS = (
+    ("name", "pubdate"),
+    ("property", "article:published_time"),
+    ("name", "publishdate"),
+    ("name", "dc.date.issued"),
+    ("name", "dc.date"),
+    ("name", "dcterms.date"),
+    ("name", "date"),
+    ("itemprop", "datepublished"),
+)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One list entry: where the article is and what the list said about it."""
+
+    url: str  # absolute, canonical: the item key
+    title: str = ""
+    published: datetime | None = None
+    teaser: str = ""
+
+
+@dataclass(frozen=True)
+class ArticleSpec:
+    """How to read an article page of one source."""
+
+    tz: tzinfo
+    body: Sequence[Any] = ()  # compiled CSSSelectors, tried in order
+    remove: Sequence[Any] = ()
+    date: Any = None
+    date_formats: tuple[str, ...] = ()
+    min_body: int = 200
+    markers: bool = False  # Hanweb <meta name="ContentStart"> … ContentEnd
+
+
+class NoBody(Exception):
+    """Neither the selectors nor the generic extractor found a body (internal)."""
+
+
+_CONTENT_MARKERS = re.compile(
+    r"""<meta\s+name=["']?ContentStart["']?\s*/?>(.*?)<meta\s+name=["']?ContentEnd["']?""",
+    re.I | re.S,
+)
+
+
+def element_text(el: Any) -> str:
+    """The text of an element, whitespace collapsed."""
+    return " ".join((el.text_content() or "").split())
+
+
+def select_body(doc: Any, selectors: Sequence[Any]) -> list[Any]:
+    """The outermost elements the first selector that matches anything finds."""
+    for sel in selectors:
+        found = sel(doc)
+        outer = [el for el in found if not any(o in el.iterancestors() for o in found)]
+        if outer:
+            return outer
+    return []
+
+
+def _body_from_markers(page: Page) -> list[Any]:
+    m = _CONTENT_MARKERS.search(page.text)
+    if not m:
+        return []
+    frag = lxml.html.fragment_fromstring(m.group(1) or " ", create_parent="div")
+    frag.make_links_absolute(page.url, resolve_base_href=False, handle_failures="discard")
+    return [frag]
+
+
+def _serialize(elements: Iterable[Any], remove: Sequence[Any]) -> str:
+    """The inner HTML of the body containers (the containers' own tags are layout)."""
+    parts = []
+    for el in elements:
+        for sel in remove:
+            for bad in sel(el):
+                if bad is not el and bad.getparent() is not None:
+                    bad.drop_tree()
+        parts.append(escape(el.text or ""))
+        parts.extend(lxml.html.tostring(child, encoding="unicode", method="html") for child in el)
+    return "".join(parts)
+
+
+def _meta_date(page: Page, tz: tzinfo, formats: tuple[str, ...]) -> datetime | None:
+    for attr, name in _DATE_METAS:
+        value = page.meta(attr, name)
+        if value:
+            dt = parse_date(value, tz, formats)
+            if dt is not None:
+                return dt
+    return None
+
+
+def _images(body_html: str, page: Page) -> tuple[Image, ...]:
+    out: list[Image] = []
+    seen: set[str] = set()
+    if body_html:
+        frag = lxml.html.fragment_fromstring(body_html, create_parent="div")
+        for img in frag.iter("img"):
+            src = img.get("src") or ""
+            if src.startswith(("http://", "https://")) and src not in seen:
+                seen.add(src)
+                out.append(Image(url=src, title=(img.get("alt") or "").strip() or None))
+    og = urljoin(page.url, page.meta("property", "og:image"))
+    if not out and og != page.url and og.startswith(("http://", "https://")):
+        out.append(Image(url=og))
+    return tuple(out[:MAX_IMAGES])
+
+
+@dataclass(frozen=True)
+class Article:
+    title: str
+    published: datetime | None
+    summary: str
+    raw_body: str
+    body_html: str
+    images: tuple[Image, ...]
+    flags: tuple[str, ...]
+    warnings: tuple[str, ...]
+    meta: dict[str, str]
+
+
+def read_article(page: Page, spec: ArticleSpec, entry: Entry) -> Article:
+    """Title, date, summary and sanitized body of an article page (raises ``NoBody``)."""
+    title = page.meta("name", "articletitle") or page.meta("property", "og:title") or entry.title
+    if not title:
+        t = page.doc.find(".//title")
+        title = element_text(t) if t is not None else ""
+    published = _meta_date(page, spec.tz, spec.date_formats)
+    if published is None and spec.date is not None:
+        for el in spec.date(page.doc):
+            published = parse_date(
+                el.get("datetime") or el.get("content") or element_text(el),
+                spec.tz,
+                spec.date_formats,
+            )
+            if published:
+                break
+    flags: list[str] = []
+    warnings: list[str] = []
+    elements = _body_from_markers(page) if spec.markers else []
+    if not elements:
+        elements = select_body(page.doc, spec.body)
+    if published is None:
+        for root in [*elements, page.doc]:
+            times = [t for t in root.iter("time") if t.get("datetime")]
+            if times:
+                published = parse_date(times[0].get("datetime"), spec.tz, spec.date_formats)
+                break
+    published = published or entry.published
+    raw = _serialize(elements, spec.remove) if elements else ""
+    body = clean_html(raw)
+    if not to_text(body) and "<img" not in body:
+        if spec.body:
+            warnings.append(f"body selector matched nothing on {page.url}; generic extractor used")
+        extracted = trafilatura.extract(
+            page.text, url=page.url, output_format="html", include_images=True, include_links=True
+        )
+        raw = strip_controls(extracted or "")
+        body = clean_html(raw)
+        flags.append("generic-extractor")
+        if not to_text(body):
+            raise NoBody(
+                f"{page.url}: no article body (body selector and generic extractor found nothing)"
+            )
+    if len(to_text(body)) < spec.min_body:
+        flags.append("tiny-body")
+        warnings.append(f"tiny body ({len(to_text(body))} characters) on {page.url}")
+    summary = (
+        entry.teaser or page.meta("name", "description") or page.meta("property", "og:description")
+    )
+    meta = {
+        k: page.meta("name", k.lower())
+        for k in ("ContentSource", "ColumnName", "SiteName")
+        if page.meta("name", k.lower())
+    }
+    return Article(
+        title=to_text(title)[:MAX_TITLE],
+        published=published,
+        summary=to_text(summary),
+        raw_body=raw,
+        body_html=body,
+        images=_images(body, page),
+        flags=tuple(flags),
+        warnings=tuple(warnings),
+        meta=meta,
+    )
