@@ -7,6 +7,7 @@ Bugs (``TypeError``, ``KeyError``, …) are never wrapped: they stay loud.
     SyncdError
     ├── ConfigError(path, key)              bad or missing configuration
     ├── StoreError                          database unusable or schema too new
+    │   └── StoreBusy                       another process owns this state
     ├── SourceError(source_id)              one source failed as a whole
     │   ├── FetchError(url)                 network, HTTP status, size cap
     │   │   └── RetryLater(url, delay)      429/503 with Retry-After
@@ -47,6 +48,10 @@ class ConfigError(SyncdError):
 
 class StoreError(SyncdError):
     pass
+
+
+class StoreBusy(StoreError):
+    """Another process owns this state (one process per state, promise 10)."""
 
 
 class SourceError(SyncdError):

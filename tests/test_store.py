@@ -299,10 +299,86 @@ def test_a_corrupt_file_is_a_store_error(tmp_path: Path, content: bytes) -> None
 def test_an_unreadable_folder_is_a_store_error(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    with pytest.raises(StoreError, match="cannot create its folder"):
+    with pytest.raises(StoreError, match="cannot read it .Not a directory"):
         Store(f"sqlite:///{blocker}/state/syncd.db")
 
 
 def test_a_missing_driver_is_a_store_error() -> None:
     with pytest.raises(StoreError, match="unusable URL or driver"):
         Store("nosuchdb://x/y")
+
+
+# ----------------------------------------------- one owner, created only on purpose
+
+
+def test_one_process_per_state_the_second_is_refused_naming_the_holder(tmp_path: Path) -> None:
+    from syncd.errors import StoreBusy
+
+    url = f"sqlite:///{tmp_path}/syncd.db"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\n"
+            "from syncd.store import Store\n"
+            f"s = Store({url!r}); s.claim('run'); print('owner', flush=True); time.sleep(30)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "owner"
+        second = Store(url)
+        with pytest.raises(StoreBusy, match=rf"in use by `syncd run` \(pid {holder.pid} on "):
+            second.claim("sync")
+        second.close()
+    finally:
+        holder.kill()
+        holder.wait()
+        if holder.stdout is not None:
+            holder.stdout.close()
+    # the kernel dropped the dead holder's lock: the state is free again
+    third = Store(url)
+    third.claim("sync")
+    third.close()
+
+
+def test_a_store_is_created_only_when_asked_and_never_from_an_empty_file(tmp_path: Path) -> None:
+    from syncd.store import probe
+
+    url = f"sqlite:///{tmp_path}/state/syncd.db"
+    with pytest.raises(StoreError, match="does not exist yet"):
+        Store(url, create=False)
+    assert not (tmp_path / "state").exists()
+    assert probe(url) == (
+        [],
+        [f"store {url}: does not exist yet (`syncd run` or `syncd sync` creates it)"],
+    )
+    Store(url).close()
+    assert probe(url) == ([], [])
+    (tmp_path / "state" / "syncd.db").write_bytes(b"")
+    for create in (True, False):
+        with pytest.raises(StoreError, match=r"empty \(0 bytes\)"):
+            Store(url, create=create)
+    assert "empty (0 bytes)" in probe(url)[0][0]
+
+
+def test_probe_names_damaged_newer_and_unreadable_stores_and_changes_nothing(
+    tmp_path: Path,
+) -> None:
+    from syncd.store import probe
+
+    db = tmp_path / "syncd.db"
+    url = f"sqlite:///{db}"
+    db.write_bytes(b"not a database at all\n" * 100)
+    before = db.read_bytes()
+    (problem,), _ = probe(url)
+    assert "damaged or not a syncd database" in problem and db.read_bytes() == before
+    db.unlink()
+    s = Store(url)
+    with s.engine.begin() as c:
+        c.exec_driver_sql(f"UPDATE schema_version SET version = {SCHEMA_VERSION + 1}")
+    s.close()
+    (problem,), _ = probe(url)
+    assert "newer than this syncd" in problem
+    assert probe("postgresql+nosuchdriver://u:secret@h/db")[0][0].count("secret") == 0

@@ -4,7 +4,8 @@ Split by domain, after lemon24/reader's ``Storage(FeedsMixin, EntriesMixin, …)
 add new methods to the module of their domain:
 
 - ``schema``        tables, ``UTCDateTime``, migrations
-- ``base``          the engine, opening and migrating, ``wrap_exceptions``
+- ``base``          the engine, opening and migrating, ``wrap_exceptions``, ``probe``
+- ``owner``         one process per state: the SQLite owner lock
 - ``sources``       source rows, poll outcomes, counters
 - ``items``         items and versions; ``apply_poll`` records a whole poll
 - ``deliveries``    delivery rows; ``apply_delivery`` records one step
@@ -23,7 +24,7 @@ come from ``syncd.decide``; the store applies them and decides nothing.
 from __future__ import annotations
 
 from ..models import DeliveryRow, ItemRow, SourceRow, TargetHealth
-from .base import StoreBase, display_url, wrap_exceptions
+from .base import StoreBase, display_url, probe, wrap_exceptions
 from .deliveries import DeliveriesMixin
 from .health import HealthMixin
 from .inbound import InboundMixin
@@ -40,6 +41,7 @@ __all__ = [
     "Store",
     "TargetHealth",
     "display_url",
+    "probe",
     "wrap_exceptions",
 ]
 

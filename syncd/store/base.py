@@ -10,6 +10,7 @@ not database errors and stay loud.
 from __future__ import annotations
 
 import functools
+import os
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -20,8 +21,12 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from .. import logs
 from ..errors import StoreError
-from .schema import migrate, schema_version
+from .owner import OwnerLock
+from .schema import SCHEMA_VERSION, migrate, schema_version
+
+log = logs.get("syncd.store")
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -100,21 +105,24 @@ class StoreBase:
         self,
         url: str,
         *,
+        create: bool = True,
         clock: Callable[[], datetime] | None = None,
         busy_timeout: float = 10.0,
     ) -> None:
-        """Open (creating and migrating) the store at ``url``. ``busy_timeout``: how
-        many seconds a write waits for another writer before "locked"."""
+        """Open (and migrate) the store at ``url``.
+
+        A missing SQLite file is created only with ``create`` (the commands that run
+        passes say so); a 0-byte file is refused, never silently taken as a new store:
+        it is what a truncated or lost database leaves. ``busy_timeout``: how many
+        seconds a write waits for another writer before "locked".
+        """
         self.url = url
         self.display_url = display_url(url)
         self.clock = clock or _utcnow
-        if url.startswith("sqlite:///") and ":memory:" not in url:
-            try:
-                Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise StoreError(
-                    f"store {self.display_url}: cannot create its folder ({exc.strerror or exc})"
-                ) from exc
+        self.path = sqlite_path(url)
+        self._owner: OwnerLock | None = None
+        if self.path is not None:
+            self._check_file(create)
         try:
             self.engine: Engine = sa.create_engine(url)
         except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as exc:
@@ -127,6 +135,48 @@ class StoreBase:
             self.engine.dispose()
             raise
 
+    def _check_file(self, create: bool) -> None:
+        assert self.path is not None
+        where = f"store {self.display_url}"
+        try:
+            size = self.path.stat().st_size
+        except FileNotFoundError:
+            if not create:
+                raise StoreError(
+                    f"{where}: does not exist yet (`syncd run` or `syncd sync` creates it)"
+                ) from None
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(
+                    f"{where}: cannot create its folder ({exc.strerror or exc})"
+                ) from exc
+            log.info("store-created", store=self.display_url)
+            return
+        except OSError as exc:
+            raise StoreError(f"{where}: cannot read it ({exc.strerror or exc})") from exc
+        if size == 0:
+            raise StoreError(
+                f"{where}: the file is empty (0 bytes), as a truncated or lost database "
+                "leaves it; restore a backup, or delete the file to start afresh (syncd "
+                "then finds its earlier drafts by their markers)"
+            )
+
+    def claim(self, command: str) -> None:
+        """Become the one process that works on this state (SQLite: an owner lock
+        naming the holder; raises ``StoreBusy``). Released by ``close``."""
+        if self.path is None or self._owner is not None:
+            return
+        owner = OwnerLock(self.path)
+        try:
+            owner.acquire(command, self.clock())
+        except OSError as exc:
+            raise StoreError(
+                f"store {self.display_url}: cannot take its lock {owner.path} "
+                f"({exc.strerror or exc})"
+            ) from exc
+        self._owner = owner
+
     @wrap_exceptions("opening the store")
     def _open(self) -> None:
         with self.engine.begin() as conn:
@@ -134,11 +184,27 @@ class StoreBase:
 
     def close(self) -> None:
         self.engine.dispose()
+        if self._owner is not None:
+            self._owner.release()
+            self._owner = None
 
     @wrap_exceptions("reading the schema version")
     def schema_version(self) -> int:
         with self.engine.connect() as conn:
             return int(conn.execute(sa.select(schema_version.c.version)).scalar_one())
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL; None for in-memory databases and other engines."""
+    try:
+        u = sa.engine.make_url(url)
+    except sa.exc.ArgumentError:
+        return None
+    if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:":
+        return None
+    if u.database.startswith("file:"):
+        return None  # a URI (read-only probes); never created or locked
+    return Path(u.database)
 
 
 def chunks(values: list[Any], size: int = 500) -> list[list[Any]]:
@@ -153,3 +219,68 @@ def _sqlite_pragmas(busy_timeout: float, dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
+
+
+def probe(url: str) -> tuple[list[str], list[str]]:
+    """Look at a store without changing anything (for ``syncd check``).
+
+    Returns (problems, notes): problems stop syncd from working (no driver, a damaged,
+    empty, unreadable or newer file, a folder it cannot write); notes are fine
+    (not created yet, will be upgraded). Opens SQLite files read-only; creates nothing.
+    """
+    where = f"store {display_url(url)}"
+    path = sqlite_path(url)
+    if path is None:
+        try:
+            engine = sa.create_engine(url)
+        except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as exc:
+            hint = ""
+            if url.startswith("postgres"):
+                hint = "; install the PostgreSQL driver: pip install 'syncd[postgres]'"
+            return [f"{where}: unusable URL or driver ({exc}){hint}"], []
+        ro_url = None
+    else:
+        if not path.exists():
+            folder = next((p for p in path.parents if p.exists()), None)
+            if folder is None or not os.access(folder, os.W_OK | os.X_OK):
+                return [f"{where}: cannot be created: {folder} is not writable"], []
+            return [], [f"{where}: does not exist yet (`syncd run` or `syncd sync` creates it)"]
+        try:
+            size = path.stat().st_size
+            with path.open("rb"):
+                pass
+        except OSError as exc:
+            return [f"{where}: cannot read it ({exc.strerror or exc})"], []
+        if size == 0:
+            return [
+                f"{where}: the file is empty (0 bytes): truncated or lost? restore a backup"
+            ], []
+        problems = []
+        if not os.access(path, os.W_OK) or not os.access(path.parent, os.W_OK):
+            problems.append(f"{where}: not writable (permissions of {path} or its folder)")
+        ro_url = f"sqlite:///file:{path}?mode=ro&uri=true"
+        engine = sa.create_engine(ro_url)
+        if problems:
+            engine.dispose()
+            return problems, []
+    try:
+        with engine.connect() as conn:
+            if not sa.inspect(conn).has_table("schema_version"):
+                return [f"{where}: not a syncd database (no schema_version table)"], []
+            version = conn.execute(sa.select(schema_version.c.version)).scalar() or 0
+            if ro_url is not None:
+                integrity = conn.exec_driver_sql("PRAGMA quick_check").scalar()
+                if integrity != "ok":
+                    return [f"{where}: the file is damaged ({integrity})"], []
+    except sa.exc.SQLAlchemyError as exc:
+        return [f"{where}: {reason_of(exc)}"], []
+    finally:
+        engine.dispose()
+    if version > SCHEMA_VERSION:
+        return [
+            f"{where}: schema version {version} is newer than this syncd understands "
+            f"({SCHEMA_VERSION}); upgrade syncd"
+        ], []
+    if version < SCHEMA_VERSION:
+        return [], [f"{where}: schema version {version}; the next run upgrades it"]
+    return [], []
