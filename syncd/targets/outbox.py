@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import CityConfig
-from ..errors import TargetRejected, TargetRetryable
+from ..errors import TargetRetryable
 from ..models import Draft, Remote, RemoteStatus
 from ..sanitize import clean_html, escape
 
@@ -91,6 +91,10 @@ class OutboxTarget:
             return html_path.read_bytes(), json_path.read_bytes()
         except (FileNotFoundError, NotADirectoryError):
             return None
+        except OSError as exc:  # unreadable (permissions, I/O): try again later
+            raise TargetRetryable(
+                self.id, f"cannot read {html_path}: {exc.strerror or exc}"
+            ) from exc
 
     def _render(self, draft: Draft, created_at: str) -> tuple[bytes, bytes]:
         now = self.clock().isoformat(timespec="seconds")
@@ -145,9 +149,12 @@ class OutboxTarget:
             _atomic_write(html_path, page)
             _atomic_write(json_path, sidecar)
         except OSError as exc:
-            if exc.errno in (28, 122):  # disk full, quota: transient
-                raise TargetRetryable(self.id, f"cannot write {html_path}: {exc}") from exc
-            raise TargetRejected(self.id, f"cannot write {html_path}: {exc}") from exc
+            # permissions, a full disk, a quota, a file where the folder should be: all
+            # fixed by a person, after which the draft must go out without `syncd retry`,
+            # so they are retried with backoff like any transient failure
+            raise TargetRetryable(
+                self.id, f"cannot write {html_path}: {exc.strerror or exc}"
+            ) from exc
         return Remote(remote_id=stem, fingerprint=_digest(page, sidecar), url=html_path.as_uri())
 
     def create(self, draft: Draft) -> Remote:
