@@ -12,17 +12,21 @@ import email.utils
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from syncd import config as cfgmod
 from syncd.app import App, make_app
 from syncd.config import Config
-from syncd.store import DeliveryRow, Store
-from syncd.sync import DeliverResult, PollResult, deliver, poll
+from syncd.store import Store
+from syncd.sync import deliver, poll
 from tests.support.feeds import Entry, rss
 from tests.support.translator import FakeTranslator
+
+if TYPE_CHECKING:  # row and result types may move while store and sync are reshaped
+    from syncd.store import DeliveryRow
+    from syncd.sync import DeliverResult, PollResult
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 DUEREN_FEED = "https://www.dueren.example/news.xml"
