@@ -11,10 +11,10 @@ import pytest
 import sqlalchemy as sa
 
 from syncd import logs
+from tests.support.cli import DE_ITEM, ZH_ITEM, cli, drafts, install_models, serve_feeds
 from tests.support.configs import feed_source, write_config
 from tests.support.feeds import Entry, rss
 from tests.support.loopback import LoopbackServer, Reply
-from tests.test_e2e import DE_ITEM, ZH_ITEM, cli, drafts, install_models, serve_feeds
 
 
 def test_a_target_that_refuses_parks_the_item_and_retry_requeues_it(

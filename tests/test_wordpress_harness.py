@@ -7,16 +7,15 @@ observed behaviour of WordPress 6.1 (Debian bookworm) + integrations/wordpress/s
 from __future__ import annotations
 
 import hashlib
-import struct
 import time
 import uuid
-import zlib
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.support.images import png
 from tests.support.wordpress import LIVE_STATUSES, WordPressServer, ensure_wordpress
 
 pytestmark = pytest.mark.wordpress
@@ -48,22 +47,6 @@ def create_draft(bot: httpx.Client, **fields: Any) -> dict[str, Any]:
 
 def key() -> str:
     return f"feed:{uuid.uuid4().hex}#fr"
-
-
-def png(seed: int) -> bytes:
-    """A real (decodable) 2x2 RGB PNG; ``seed`` varies the pixels and so the hash."""
-
-    def chunk(tag: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
-
-    rows = b"".join(b"\x00" + bytes([seed % 256, 7, 9] * 2) for _ in range(2))
-    ihdr = struct.pack(">IIBBBBB", 2, 2, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", ihdr)
-        + chunk(b"IDAT", zlib.compress(rows))
-        + chunk(b"IEND", b"")
-    )
 
 
 def error_code(r: httpx.Response) -> tuple[int, str]:

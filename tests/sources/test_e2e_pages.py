@@ -29,9 +29,9 @@ from tests.sources.sites import (
     jinhua_site,
     read,
 )
+from tests.support.cli import cli, drafts, install_models
 from tests.support.configs import write_config
 from tests.support.loopback import LoopbackServer, Reply
-from tests.test_e2e import cli, drafts, install_models
 
 
 def now() -> datetime:

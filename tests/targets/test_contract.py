@@ -20,8 +20,8 @@ import pytest
 from syncd.config import Duration, Secret
 from syncd.models import Remote, RemoteStatus
 from syncd.targets import Target, make_target, outbox, webhook
+from tests.support.webhook import WEBHOOK_SECRET, Receiver
 
-from .conftest import WEBHOOK_SECRET, Receiver
 from .factory import HOSTILE_BODY, HOSTILE_MARKS, city, draft
 
 EDITOR_TEXT = "编辑部修改过的正文"

@@ -16,8 +16,8 @@ from syncd.models import Remote, RemoteStatus
 from syncd.signing import sign, signing_key
 from syncd.targets import make_target
 from syncd.targets.webhook import Options, WebhookTarget, webhook_id
+from tests.support.webhook import WEBHOOK_SECRET, Receiver
 
-from .conftest import WEBHOOK_SECRET, Receiver
 from .factory import city, draft
 
 

@@ -13,8 +13,8 @@ import pytest
 
 from syncd.errors import TargetAuthError, TargetGone, TargetRejected
 from syncd.models import RemoteStatus
+from tests.support.images import png
 from tests.support.loopback import Reply, serve
-from tests.test_wordpress_harness import png
 
 from .factory import HOSTILE_BODY, HOSTILE_MARKS, draft, with_image
 
