@@ -21,7 +21,6 @@ import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from .intents import (
     ChangedItem,
@@ -43,15 +42,13 @@ from .models import (
     SLUG_RE,
     DeliveryRow,
     DeliveryState,
+    FetchResult,
     Item,
     ItemRow,
     RemoteStatus,
     SourceRow,
     TargetHealth,
 )
-
-if TYPE_CHECKING:
-    from .sources import FetchResult
 
 
 class Change(enum.StrEnum):

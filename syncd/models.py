@@ -13,7 +13,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 #: Marker written into every draft syncd produces. It survives sanitizers (plain text
 #: in the attribution block) so that our own output is recognised when it comes back
@@ -175,6 +175,39 @@ class Draft:
     flags: tuple[QualityFlag, ...] = ()
     packages: tuple[str, ...] = ()
     original_body_html: str = ""
+
+
+# ---------------------------------------------------------------- what sources give
+
+
+@dataclass(frozen=True)
+class SourceState:
+    """What the store remembers of a source between polls."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """One poll's outcome when the source answered.
+
+    ``not_modified`` means a 304 (or equivalent): nothing was parsed, ``items`` is empty.
+    ``entry_errors`` name entries that were dropped (one bad entry does not spoil the
+    feed). ``min_delay`` is the source's own lower bound for the next poll (Cache-Control
+    max-age, Expires, RSS ``<ttl>``). ``warnings`` are non-fatal notes for ``status``.
+    ``alerts`` say the source worked but a human should look (a page declaring the
+    wrong charset): shown as alerts in ``status`` while its items still go through.
+    """
+
+    items: tuple[Item, ...] = ()
+    not_modified: bool = False
+    etag: str | None = None
+    last_modified: str | None = None
+    entry_errors: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    min_delay: timedelta | None = None
+    alerts: tuple[str, ...] = ()
 
 
 # --------------------------------------------------------------------- stored state

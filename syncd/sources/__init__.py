@@ -12,12 +12,12 @@ Only this package and ``syncd.targets`` touch httpx.
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
-from datetime import timedelta
 from types import ModuleType
 from typing import TYPE_CHECKING, Protocol
 
-from ..models import Item
+from ..models import FetchResult, SourceState
+
+__all__ = ["KINDS", "FetchResult", "Source", "SourceState", "kind_module", "make_source"]
 
 if TYPE_CHECKING:
     from ..config import CityConfig, SourceConfig
@@ -35,36 +35,6 @@ KINDS: dict[str, str] = {
 def kind_module(kind: str) -> ModuleType:
     """The module implementing ``kind``; KeyError for an unknown kind."""
     return importlib.import_module(KINDS[kind])
-
-
-@dataclass(frozen=True)
-class SourceState:
-    """What the store remembers of a source between polls."""
-
-    etag: str | None = None
-    last_modified: str | None = None
-
-
-@dataclass(frozen=True)
-class FetchResult:
-    """One poll's outcome when the source answered.
-
-    ``not_modified`` means a 304 (or equivalent): nothing was parsed, ``items`` is empty.
-    ``entry_errors`` name entries that were dropped (one bad entry does not spoil the
-    feed). ``min_delay`` is the source's own lower bound for the next poll (Cache-Control
-    max-age, Expires, RSS ``<ttl>``). ``warnings`` are non-fatal notes for ``status``.
-    ``alerts`` say the source worked but a human should look (a page declaring the
-    wrong charset): shown as alerts in ``status`` while its items still go through.
-    """
-
-    items: tuple[Item, ...] = ()
-    not_modified: bool = False
-    etag: str | None = None
-    last_modified: str | None = None
-    entry_errors: tuple[str, ...] = ()
-    warnings: tuple[str, ...] = ()
-    min_delay: timedelta | None = None
-    alerts: tuple[str, ...] = ()
 
 
 class Source(Protocol):
