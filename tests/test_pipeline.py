@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,7 @@ def test_a_target_that_refuses_parks_the_item_and_retry_requeues_it(
         tmp_path,
         feed_source("dueren-news", f"{server.url}/de.xml"),
         feed_source("jinhua-news", f"{server.url}/zh.xml"),
+        extra="max_attempts = 1",
     )
     install_models(config, argos_package_dir)
     # Jinhua's outbox folder cannot be created: a file stands where it should be
@@ -32,7 +34,6 @@ def test_a_target_that_refuses_parks_the_item_and_retry_requeues_it(
     blocker.parent.mkdir(parents=True)
     blocker.write_text("not a folder")
     r = cli(config, "sync")
-    assert r.exit_code == 0, r.output  # the sources worked
     assert "1 created" in r.output and "1 parked" in r.output  # Düren's draft still made it
     assert len(drafts(config, "dueren")) == 1
     status = json.loads(cli(config, "status", "--json").output)
@@ -51,6 +52,25 @@ def test_a_target_that_refuses_parks_the_item_and_retry_requeues_it(
     assert "1 created" in cli(config, "sync").output
     assert len(drafts(config, "jinhua")) == 1
     assert json.loads(cli(config, "status", "--json").output)["parked"] == []
+
+
+def test_a_fixed_outbox_folder_delivers_without_retry(
+    tmp_path: Path, server: LoopbackServer, argos_package_dir: Path
+) -> None:
+    """A permission or disk error is retried with backoff, not parked: once a person
+    fixes the folder the draft goes out by itself (retry_base is 1 s here)."""
+    serve_feeds(server, [DE_ITEM], [])
+    config = write_config(tmp_path, feed_source("dueren-news", f"{server.url}/de.xml"), "")
+    install_models(config, argos_package_dir)
+    blocker = tmp_path / "drafts" / "jinhua"
+    blocker.parent.mkdir(parents=True)
+    blocker.write_text("not a folder")
+    r = cli(config, "sync")
+    assert "1 failed" in r.output and "0 parked" in r.output, r.output
+    blocker.unlink()
+    time.sleep(1.1)  # the first backoff is at most retry_base
+    assert "1 created" in cli(config, "sync").output
+    assert len(drafts(config, "jinhua")) == 1
 
 
 def test_logs_never_carry_secrets(capsys: pytest.CaptureFixture[str]) -> None:
