@@ -298,8 +298,8 @@ class PoliteClient:
                     raise _fail(
                         source_id,
                         current,
-                        f"redirected from {home} to another host; a source stays on its "
-                        "own host or its allow_hosts (use the new address if it moved)",
+                        f"redirect to a host that is not allowed ({host}): a source stays "
+                        "on its own host or its allow_hosts (use the new address if it moved)",
                     )
                 try:
                     budget.extend(self._wait_for_host(host))
@@ -318,18 +318,24 @@ class PoliteClient:
                             continue
                         return self._finish(source_id, current, resp, cap, raise_for_status)
                 except netguard.Cancelled as exc:
-                    raise FetchCancelled(
-                        source_id, redact_url(current), "stopped before the answer was complete"
-                    ) from exc
+                    raise self._cancelled(source_id, current) from exc
+                except httpx.HTTPError as exc:
+                    if self.halted():  # close() shut the socket under the read
+                        raise self._cancelled(source_id, current) from exc
+                    if isinstance(exc, httpx.TimeoutException):
+                        raise _fail(
+                            source_id, current, f"timed out ({type(exc).__name__})"
+                        ) from exc
+                    raise _fail(source_id, current, f"network error: {exc}") from exc
                 except netguard.DeadlineExceeded as exc:
                     raise _fail(source_id, current, f"{exc} (http.deadline)") from exc
                 except netguard.AddressRefused as exc:
                     raise _fail(source_id, current, _refused(exc.address, exc.host)) from exc
-                except httpx.TimeoutException as exc:
-                    raise _fail(source_id, current, f"timed out ({type(exc).__name__})") from exc
-                except httpx.HTTPError as exc:
-                    raise _fail(source_id, current, f"network error: {exc}") from exc
         raise _fail(source_id, url, f"more than {self.config.max_redirects} redirects")
+
+    @staticmethod
+    def _cancelled(source_id: str, url: str) -> FetchCancelled:
+        return FetchCancelled(source_id, redact_url(url), "stopped before the answer was complete")
 
     def _finish(
         self,
@@ -380,6 +386,6 @@ class PoliteClient:
 def _refused(address: str, host: str = "") -> str:
     what = f"{host} resolves to {address}" if host and host != address else address
     return (
-        f"refused: {what}, which is not a public address "
-        "(set http.allow_private to allow private networks)"
+        f"refused: {what}, not a public address: loopback/private/reserved "
+        "(set http.allow_private to allow)"
     )
