@@ -291,9 +291,11 @@ class GuardedBackend(httpcore.NetworkBackend):
             if local_address:
                 sock.bind((local_address, 0))
             sock.setblocking(False)
-            err = sock.connect_ex((address, port))
-            if err not in (0, errno.EINPROGRESS, errno.EWOULDBLOCK):
-                raise OSError(err, errno.errorcode.get(err, str(err)))
+            try:
+                sock.connect((address, port))
+                err = 0
+            except BlockingIOError:  # EINPROGRESS: wait for it below, in slices
+                err = errno.EINPROGRESS
             with selectors.DefaultSelector() as sel:
                 sel.register(sock, selectors.EVENT_WRITE)
                 while err:

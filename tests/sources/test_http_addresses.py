@@ -137,6 +137,16 @@ def test_the_address_checked_is_the_address_connected(
     assert server.requests[0].headers["host"] == f"feeds.example:{server.port}"
 
 
+def test_the_next_checked_address_is_tried_when_one_refuses(
+    server: LoopbackServer, clients: list[PoliteClient]
+) -> None:
+    server.routes["/feed"] = lambda req: Reply(200, b"ok")
+    dns = Resolver(feeds_example=["127.0.0.2", "127.0.0.1"])  # nothing listens on .2
+    client = make(clients, dns, allow_private=True)
+    assert client.get("s", f"http://feeds.example:{server.port}/feed").content == b"ok"
+    assert dns.lookups == ["feeds.example"]
+
+
 def test_a_name_that_does_not_resolve_is_a_network_error(clients: list[PoliteClient]) -> None:
     def nxdomain(host: str, port: int) -> list[str]:
         raise OSError(-2, "Name or service not known")
