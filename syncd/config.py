@@ -77,6 +77,9 @@ class Secret:
 class HttpConfig:
     contact: str = "https://github.com/syncd/syncd"
     timeout: Duration = field(default_factory=lambda: Duration(seconds=30))
+    #: total time for one request (connect, headers, body, redirects), however slowly
+    #: the server answers
+    deadline: Duration = field(default_factory=lambda: Duration(seconds=60))
     max_bytes: int = 10 * 1024 * 1024
     max_redirects: int = 5
     #: allow requests to loopback/private addresses (tests, intranet sources)

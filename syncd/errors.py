@@ -10,7 +10,8 @@ Bugs (``TypeError``, ``KeyError``, …) are never wrapped: they stay loud.
     │   └── StoreBusy                       another process owns this state
     ├── SourceError(source_id)              one source failed as a whole
     │   ├── FetchError(url)                 network, HTTP status, size cap
-    │   │   └── RetryLater(url, delay)      429/503 with Retry-After
+    │   │   ├── RetryLater(url, delay)      429/503 with Retry-After
+    │   │   └── FetchCancelled(url)         syncd is stopping: not the source's fault
     │   ├── ParseError(url)                 the document could not be read
     │   └── SourceAlert(source_id, reason)  it answered, but not with news
     │                                       (layout changed, challenge page, login wall)
@@ -70,6 +71,10 @@ class RetryLater(FetchError):
     def __init__(self, source_id: str, url: str, message: str, delay: timedelta) -> None:
         self.delay = delay
         super().__init__(source_id, url, message)
+
+
+class FetchCancelled(FetchError):
+    """The HTTP client was stopped while the request ran (shutdown): record no failure."""
 
 
 class ParseError(SourceError):

@@ -15,15 +15,16 @@ import sys
 import time
 from typing import Any
 
+from .redact import redact_text
+
 _SECRET_KEYS = re.compile(r"pass|secret|token|auth|key$", re.I)
-_USERINFO = re.compile(r"(https?://)[^/@\s]+@")
 
 
 def _clean(key: str, value: Any) -> Any:
     if _SECRET_KEYS.search(key) and key not in ("item_key", "source_key", "key"):
         return "***"
     if isinstance(value, str):
-        return _USERINFO.sub(r"\1***@", value)
+        return redact_text(value)
     return value
 
 

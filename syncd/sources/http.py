@@ -1,14 +1,22 @@
 """The polite, bounded HTTP client every source shares. Contains no business logic.
 
-- every request has explicit timeouts and a byte cap (the body is streamed and cut
-  off past ``max_bytes``: a 50 MiB answer costs at most ``max_bytes`` of memory);
+- every request has explicit timeouts, a total deadline (``http.deadline``: connect,
+  headers and body together, however slowly a server drips) and a byte cap on the
+  *decoded* body, counted as it is inflated (``inflate.py``: a gzip bomb costs at most
+  ``max_bytes`` of memory; nested content codings are refused);
+- ``stop`` (a ``threading.Event``) or ``close()`` ends every request in flight within
+  ``netguard.SLICE`` seconds (``FetchCancelled``) and refuses new ones;
 - a User-Agent naming syncd, its version and the operator's contact URL;
-- redirects are followed by hand, at most ``max_redirects``, each hop checked;
+- redirects are followed by hand, at most ``max_redirects``, each hop checked: a hop
+  stays on the requested URL's host or a host ``allow_hosts`` accepts (robots.txt may
+  redirect anywhere, RFC 9309 2.3.1.2);
 - conditional GET with a stored ETag / Last-Modified: a 304 is "not modified";
 - 429/503 with Retry-After become ``RetryLater`` carrying the delay;
-- requests to loopback, private, link-local or reserved addresses are refused unless
-  the config allows them (``http.allow_private``), so a hostile feed cannot make
-  syncd probe the server's own network;
+- requests to any address that is not public (``netguard.is_public_address``:
+  loopback, private, carrier-grade NAT, link-local, reserved, …) are refused unless
+  the config allows them (``http.allow_private``), so a hostile feed cannot make syncd
+  probe the server's own network; the name is resolved once, at connect time, and the
+  checked address is the one connected (no DNS rebinding);
 - at least ``host_delay`` between two requests to one host (longer when the host's
   robots.txt asks for a ``Crawl-delay``, capped at ``MAX_CRAWL_DELAY``);
 - ``robots_allows(url)`` answers from the host's robots.txt (cached a day), when
@@ -17,7 +25,8 @@
 - ``raise_for_status=False`` hands back 4xx/5xx answers (size-capped like any other)
   so a caller can tell a challenge or login page from a plain error.
 
-Errors are mapped here, once, to ``FetchError`` / ``RetryLater`` with the cause chained.
+Errors are mapped here, once, to ``FetchError`` / ``RetryLater`` / ``FetchCancelled``
+with the cause chained; URLs in their text have their user-info redacted.
 """
 
 from __future__ import annotations
@@ -26,7 +35,7 @@ import email.utils
 import http.cookiejar
 import ipaddress
 import re
-import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -38,13 +47,17 @@ import httpx
 
 from .. import __version__
 from ..config import HttpConfig
-from ..errors import FetchError, RetryLater
+from ..errors import FetchCancelled, FetchError, RetryLater
+from ..redact import redact_text, redact_url
+from . import inflate, netguard
 from .robots import MAX_BYTES as ROBOTS_MAX_BYTES
 from .robots import RobotsCache, RobotsUnavailable
 
 MAX_RETRY_AFTER = timedelta(days=1)
+MAX_CACHE_HINT = timedelta(days=365)
 MAX_CRAWL_DELAY = 60.0
-_MAX_AGE_RE = re.compile(r"max-age=(\d+)")
+_MAX_AGE_RE = re.compile(r"max-age=([0-9]+)")
+_SECONDS_RE = re.compile(r"[0-9]+")
 
 
 @dataclass(frozen=True)
@@ -61,17 +74,25 @@ class Response:
         return self.status == 304
 
 
+def _seconds(digits: str, cap: timedelta) -> timedelta:
+    # A header may carry any number of digits: compare before building a timedelta
+    # (10**30 seconds overflows it; 5,000 digits are refused by int() itself).
+    if len(digits) > 12:
+        return cap
+    return min(timedelta(seconds=int(digits)), cap)
+
+
 def parse_retry_after(value: str | None, now: datetime) -> timedelta | None:
     """Seconds or an HTTP date; None when absent or unreadable. Capped at a day."""
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        delay = timedelta(seconds=int(value))
+    if _SECONDS_RE.fullmatch(value):
+        delay = _seconds(value, MAX_RETRY_AFTER)
     else:
         try:
             when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             return None
         if when.tzinfo is None:
             when = when.replace(tzinfo=UTC)
@@ -80,19 +101,20 @@ def parse_retry_after(value: str | None, now: datetime) -> timedelta | None:
 
 
 def cache_hint(headers: Mapping[str, str], now: datetime) -> timedelta | None:
-    """The longer of Cache-Control max-age and Expires, as a floor for the next poll."""
+    """The longer of Cache-Control max-age and Expires, as a floor for the next poll;
+    at most ``MAX_CACHE_HINT`` whatever the server says."""
     hints: list[timedelta] = []
     m = _MAX_AGE_RE.search(headers.get("cache-control", ""))
     if m:
-        hints.append(timedelta(seconds=int(m.group(1))))
+        hints.append(_seconds(m.group(1), MAX_CACHE_HINT))
     exp = headers.get("expires")
     if exp:
         try:
             when = email.utils.parsedate_to_datetime(exp)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             when = None
         if when is not None and when.tzinfo is not None and when > now:
-            hints.append(when - now)
+            hints.append(min(when - now, MAX_CACHE_HINT))
     return max(hints) if hints else None
 
 
@@ -100,27 +122,18 @@ def user_agent(contact: str) -> str:
     return f"syncd/{__version__} (+{contact})"
 
 
-def _is_public(host: str) -> bool:
-    try:
-        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-    except socket.gaierror:
-        return True  # let the real request fail with a clear DNS error
-    for info in infos:
-        addr = ipaddress.ip_address(info[4][0])
-        if (
-            addr.is_private
-            or addr.is_loopback
-            or addr.is_link_local
-            or addr.is_reserved
-            or addr.is_multicast
-            or addr.is_unspecified
-        ):
-            return False
-    return True
+def _fail(source_id: str, url: str, message: str) -> FetchError:
+    return FetchError(source_id, redact_url(url), redact_text(message))
 
 
 class PoliteClient:
-    """Shared by all sources; thread-safe. ``transport`` is for tests (MockTransport)."""
+    """Shared by all sources; thread-safe.
+
+    ``transport`` is for tests (MockTransport; no address check, no socket deadline);
+    ``resolver`` replaces the DNS lookup (tests; ``netguard.Resolver``); ``ssl_context``
+    replaces the default certificate check (tests, a private CA); ``stop``, once set,
+    ends every request in flight and refuses new ones (``FetchCancelled``), as
+    ``close()`` does."""
 
     def __init__(
         self,
@@ -128,16 +141,30 @@ class PoliteClient:
         *,
         transport: httpx.BaseTransport | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
+        stop: threading.Event | None = None,
+        resolver: netguard.Resolver = netguard.resolve,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.config = config
         self._clock = clock
-        self._sleep = sleep
+        self._stop = stop if stop is not None else threading.Event()
+        self._closed = threading.Event()
+        self._sleep = sleep if sleep is not None else self._pause
+        if transport is None:
+            backend = netguard.GuardedBackend(
+                allow_private=config.allow_private, halted=self.halted, resolver=resolver
+            )
+            transport = netguard.transport(backend, ssl_context)
         timeout = config.timeout.total_seconds()
         self._client = httpx.Client(
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
             follow_redirects=False,
-            headers={"User-Agent": user_agent(config.contact)},
+            headers={
+                "User-Agent": user_agent(config.contact),
+                # Only what inflate.py decodes under the cap.
+                "Accept-Encoding": inflate.ACCEPT_ENCODING,
+            },
             transport=transport,
             trust_env=False,
             # No cookies kept: sources must not share state, and a challenge's cookie
@@ -152,23 +179,36 @@ class PoliteClient:
         self._robots = RobotsCache(self._fetch_robots, "syncd", clock)
 
     def close(self) -> None:
+        """Ends requests in flight (``FetchCancelled``) and releases the connections."""
+        self._closed.set()
         self._client.close()
+
+    def halted(self) -> bool:
+        """Whether ``stop`` was set or ``close()`` called: no request runs any more."""
+        return self._stop.is_set() or self._closed.is_set()
 
     def now(self) -> datetime:
         """The injected clock (UTC-aware), for sources that need the time."""
         return self._clock()
 
-    def _wait_for_host(self, host: str) -> None:
+    def _pause(self, seconds: float) -> None:
+        end = time.monotonic() + seconds
+        while (left := end - time.monotonic()) > 0 and not self.halted():
+            self._stop.wait(min(left, netguard.SLICE))
+
+    def _wait_for_host(self, host: str) -> float:
+        """Sleeps until ``host`` may be asked again; returns the seconds waited."""
         with self._lock:
             delay = max(self.config.host_delay.total_seconds(), self._crawl_delay.get(host, 0.0))
             if delay <= 0:
-                return
+                return 0.0
             last = self._last_request.get(host)
             now = time.monotonic()
             wait = 0.0 if last is None else max(0.0, last + delay - now)
             self._last_request[host] = now + wait
         if wait:
             self._sleep(wait)
+        return wait
 
     def robots_allows(self, source_id: str, url: str) -> bool:
         """Whether the host's robots.txt lets syncd fetch ``url`` (always, when
@@ -180,11 +220,13 @@ class PoliteClient:
         try:
             rules = self._robots.rules(url)
         except RobotsUnavailable as exc:
-            raise FetchError(
+            raise _fail(
                 source_id, url, f"robots.txt unavailable ({exc}); not fetching the site"
             ) from exc
+        except FetchCancelled:
+            raise
         except FetchError as exc:
-            raise FetchError(source_id, url, f"robots.txt unavailable ({exc})") from exc
+            raise _fail(source_id, url, f"robots.txt unavailable ({exc})") from exc
         if rules.crawl_delay:
             host = urlsplit(url).hostname or ""
             with self._lock:
@@ -197,20 +239,27 @@ class PoliteClient:
             robots_url,
             accept="text/plain",
             max_bytes=ROBOTS_MAX_BYTES,
+            # RFC 9309 2.3.1.2: follow robots.txt redirects "even across authorities".
+            allow_hosts=lambda _host: True,
             raise_for_status=False,
         )
         return resp.status, resp.content
 
     def check_url(self, source_id: str, url: str) -> None:
+        """Refuses URLs that are not http(s) and literal addresses that are not public
+        (unless ``http.allow_private``). Names are checked when they are resolved, at
+        connect time, since a second lookup may answer differently."""
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise FetchError(source_id, url, "only http and https URLs are fetched")
-        if not self.config.allow_private and not _is_public(parts.hostname):
-            raise FetchError(
-                source_id,
-                url,
-                "refused: the address is loopback/private (set http.allow_private to allow)",
-            )
+            raise _fail(source_id, url, "only http and https URLs are fetched")
+        if self.config.allow_private:
+            return
+        try:
+            ipaddress.ip_address(parts.hostname)
+        except ValueError:
+            return  # a name: see GuardedBackend
+        if not netguard.is_public_address(parts.hostname):
+            raise _fail(source_id, url, _refused(parts.hostname))
 
     def get(
         self,
@@ -228,38 +277,65 @@ class PoliteClient:
     ) -> Response:
         """Fetch ``url`` (following redirects); raise ``FetchError`` for anything not
         2xx/304 unless ``raise_for_status`` is False (429/503 with Retry-After still
-        raise ``RetryLater``)."""
+        raise ``RetryLater``). A redirect may lead to ``url``'s own host or to a host
+        ``allow_hosts`` accepts. The whole call, redirects included and polite waits
+        excluded, must finish within ``http.deadline``. Raises ``FetchCancelled`` once
+        the client is stopped."""
         cap = max_bytes or self.config.max_bytes
         headers = {"Accept": accept}
         if etag:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
+        home = (urlsplit(url).hostname or "").lower()
         current = url
-        for _hop in range(self.config.max_redirects + 1):
-            self.check_url(source_id, current)
-            host = urlsplit(current).hostname or ""
-            if allow_hosts is not None and current != url and not allow_hosts(host):
-                raise FetchError(source_id, current, "redirect to a host that is not allowed")
-            self._wait_for_host(host)
-            try:
-                with self._client.stream(method, current, headers=headers, data=data) as resp:
-                    if resp.status_code in (301, 302, 303, 307, 308):
-                        location = resp.headers.get("Location")
-                        if not location:
-                            raise FetchError(
-                                source_id, current, f"HTTP {resp.status_code} without Location"
-                            )
-                        current = urljoin(current, location)
-                        if resp.status_code == 303:
-                            method, data = "GET", None
-                        continue
-                    return self._finish(source_id, current, resp, cap, raise_for_status)
-            except httpx.TimeoutException as exc:
-                raise FetchError(source_id, current, f"timed out ({type(exc).__name__})") from exc
-            except httpx.HTTPError as exc:
-                raise FetchError(source_id, current, f"network error: {exc}") from exc
-        raise FetchError(source_id, url, f"more than {self.config.max_redirects} redirects")
+        budget = netguard.Deadline.start(self.config.deadline.total_seconds())
+        with netguard.deadline(budget):
+            for hop in range(self.config.max_redirects + 1):
+                self.check_url(source_id, current)
+                host = (urlsplit(current).hostname or "").lower()
+                if hop and host != home and not (allow_hosts is not None and allow_hosts(host)):
+                    raise _fail(
+                        source_id,
+                        current,
+                        f"redirect to a host that is not allowed ({host}): a source stays "
+                        "on its own host or its allow_hosts (use the new address if it moved)",
+                    )
+                try:
+                    budget.extend(self._wait_for_host(host))
+                    if self.halted():
+                        raise netguard.Cancelled()
+                    with self._client.stream(method, current, headers=headers, data=data) as resp:
+                        if resp.status_code in (301, 302, 303, 307, 308):
+                            location = resp.headers.get("Location")
+                            if not location:
+                                raise _fail(
+                                    source_id, current, f"HTTP {resp.status_code} without Location"
+                                )
+                            current = urljoin(current, location)
+                            if resp.status_code == 303:
+                                method, data = "GET", None
+                            continue
+                        return self._finish(source_id, current, resp, cap, raise_for_status)
+                except netguard.Cancelled as exc:
+                    raise self._cancelled(source_id, current) from exc
+                except httpx.HTTPError as exc:
+                    if self.halted():  # close() shut the socket under the read
+                        raise self._cancelled(source_id, current) from exc
+                    if isinstance(exc, httpx.TimeoutException):
+                        raise _fail(
+                            source_id, current, f"timed out ({type(exc).__name__})"
+                        ) from exc
+                    raise _fail(source_id, current, f"network error: {exc}") from exc
+                except netguard.DeadlineExceeded as exc:
+                    raise _fail(source_id, current, f"{exc} (http.deadline)") from exc
+                except netguard.AddressRefused as exc:
+                    raise _fail(source_id, current, _refused(exc.address, exc.host)) from exc
+        raise _fail(source_id, url, f"more than {self.config.max_redirects} redirects")
+
+    @staticmethod
+    def _cancelled(source_id: str, url: str) -> FetchCancelled:
+        return FetchCancelled(source_id, redact_url(url), "stopped before the answer was complete")
 
     def _finish(
         self,
@@ -278,23 +354,38 @@ class PoliteClient:
             if delay is not None:
                 raise RetryLater(
                     source_id,
-                    url,
+                    redact_url(url),
                     f"HTTP {status}, Retry-After {int(delay.total_seconds())}s",
                     delay,
                 )
             if raise_for_status:
-                raise FetchError(source_id, url, f"HTTP {status}")
-        declared = headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > cap:
-            raise FetchError(source_id, url, f"response too large: {declared} bytes > cap {cap}")
-        chunks: list[bytes] = []
-        size = 0
-        for chunk in resp.iter_bytes():
-            size += len(chunk)
-            if size > cap:
-                raise FetchError(source_id, url, f"response too large: more than cap {cap} bytes")
-            chunks.append(chunk)
+                raise _fail(source_id, url, f"HTTP {status}")
+        declared = headers.get("content-length", "")
+        if declared.isascii() and declared.isdigit() and int(declared) > cap:
+            raise _fail(source_id, url, f"response too large: {declared} bytes > cap {cap}")
+        try:
+            decoder = inflate.Decoder(resp.headers.get_list("content-encoding", True), cap)
+            chunks: list[bytes] = []
+            for raw in resp.iter_raw():
+                # Our backend checks at every read; this covers injected transports.
+                netguard.check(self.halted)
+                chunks.extend(decoder.feed(raw))
+            chunks.extend(decoder.finish())
+        except inflate.TooLarge as exc:
+            raise _fail(
+                source_id, url, f"response too large: more than cap {cap} bytes ({exc.encoding})"
+            ) from exc
+        except (inflate.Undecodable, inflate.Unsupported) as exc:
+            raise _fail(source_id, url, f"content could not be decoded: {exc}") from exc
         body = b"".join(chunks)
         if raise_for_status and not 200 <= status < 300:
-            raise FetchError(source_id, url, f"HTTP {status}")
+            raise _fail(source_id, url, f"HTTP {status}")
         return Response(url, status, headers, body)
+
+
+def _refused(address: str, host: str = "") -> str:
+    what = f"{host} resolves to {address}" if host and host != address else address
+    return (
+        f"refused: {what}, not a public address: loopback/private/reserved "
+        "(set http.allow_private to allow)"
+    )
