@@ -19,8 +19,8 @@ import httpx
 from . import logs
 from .config import CityConfig, Config, SourceConfig
 from .errors import ConfigError, TargetAuthError
+from .net.http import PoliteClient
 from .sources import Source, kind_module, make_source
-from .sources.http import PoliteClient
 from .store import Store
 from .targets import Target, make_target
 from .translate import Translator

@@ -297,8 +297,8 @@ def sources() -> None:
 def sources_test(ctx: click.Context, source_id: str) -> None:
     """Fetch SOURCE_ID once, record nothing, print what would be extracted."""
     from .app import App
+    from .net.http import PoliteClient
     from .sources import SourceState
-    from .sources.http import PoliteClient
     from .store import Store
 
     cfg = _load(ctx)

@@ -21,7 +21,7 @@ from ..models import Item
 
 if TYPE_CHECKING:
     from ..config import CityConfig, SourceConfig
-    from .http import PoliteClient
+    from ..net.http import PoliteClient
 
 #: kind name → module path. A new kind is one module and one line here.
 KINDS: dict[str, str] = {

@@ -23,10 +23,10 @@ from ..config import CityConfig, SourceConfig
 from ..decide import echo_evidence
 from ..errors import ParseError
 from ..models import Image, Item
+from ..net.http import PoliteClient, cache_hint
 from ..sanitize import clean_html, to_text
 from . import FetchResult, SourceState
 from .decode import decode_html
-from .http import PoliteClient, cache_hint
 
 ACCEPT = "application/rss+xml, application/atom+xml, application/rdf+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.1"
 _HARMLESS_BOZO = (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)

@@ -15,10 +15,10 @@ from urllib.parse import urlsplit
 
 from ..config import CityConfig, Duration, SourceConfig
 from ..errors import FetchError, SourceAlert
+from ..net.http import PoliteClient, cache_hint
 from ..sanitize import to_text
 from . import SourceState
 from .decode import parse_date
-from .http import PoliteClient, cache_hint
 from .page import (
     LOGIN,
     ArticleSpec,

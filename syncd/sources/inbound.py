@@ -47,6 +47,7 @@ from ..config import CityConfig, Duration, Secret, SourceConfig
 from ..decide import echo_evidence
 from ..errors import ConfigError
 from ..models import Image, Item
+from ..net.http import PoliteClient
 from ..sanitize import clean_html, to_text
 from ..signing import (
     ID_HEADER,
@@ -58,7 +59,6 @@ from ..signing import (
 from ..store import Store
 from . import FetchResult, SourceState
 from .decode import strip_controls
-from .http import PoliteClient
 
 log = logs.get("syncd.sources.inbound")
 

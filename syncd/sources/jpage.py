@@ -37,10 +37,10 @@ from lxml import etree
 
 from ..config import CityConfig, Duration, SourceConfig
 from ..errors import FetchError, SourceAlert
+from ..net.http import PoliteClient, cache_hint
 from ..sanitize import escape, to_text
 from . import SourceState
 from .decode import parse_date
-from .http import PoliteClient, cache_hint
 from .page import (
     Article,
     ArticleSpec,

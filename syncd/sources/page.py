@@ -47,10 +47,10 @@ from ..config import CityConfig, SourceConfig
 from ..decide import echo_evidence
 from ..errors import FetchError, RetryLater, SourceAlert
 from ..models import Image, Item
+from ..net.http import PoliteClient
 from ..sanitize import clean_html, escape, to_text
 from . import FetchResult, SourceState
 from .decode import decode_html, garbled, parse_date, strip_controls
-from .http import PoliteClient
 
 ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1"
 MAX_TITLE = 1000

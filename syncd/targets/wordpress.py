@@ -40,8 +40,8 @@ from .. import logs
 from ..config import CityConfig, Duration, HttpConfig, Secret
 from ..errors import SourceError, TargetAuthError, TargetGone, TargetRejected, TargetRetryable
 from ..models import Draft, Remote, RemoteStatus
+from ..net.http import PoliteClient, parse_retry_after
 from ..sanitize import clean_html, escape
-from ..sources.http import PoliteClient, parse_retry_after
 from ._http import credential_hash, own_client, resolve
 
 log = logs.get(__name__)

@@ -16,7 +16,7 @@ from typing import Any
 from syncd import config as cfgmod
 from syncd.config import CityConfig, Config, Duration, HttpConfig, SourceConfig
 from syncd.errors import ConfigError
-from syncd.sources.http import PoliteClient
+from syncd.net.http import PoliteClient
 from tests.support.loopback import LoopbackServer, Reply, Request
 
 FIX = Path(__file__).parent / "fixtures"
