@@ -1,11 +1,12 @@
-"""The polite, bounded HTTP client every source shares. Contains no business logic.
+"""The polite, bounded HTTP client sources (and targets' image downloads) share.
+Contains no business logic.
 
 - every request has explicit timeouts and a byte cap (the body is streamed and cut
   off past ``max_bytes``: a 50 MiB answer costs at most ``max_bytes`` of memory);
 - a User-Agent naming syncd, its version and the operator's contact URL;
 - redirects are followed by hand, at most ``max_redirects``, each hop checked;
 - conditional GET with a stored ETag / Last-Modified: a 304 is "not modified";
-- 429/503 with Retry-After become ``RetryLater`` carrying the delay;
+- 429/503 with Retry-After become ``RetryAfter`` carrying the delay;
 - requests to loopback, private, link-local or reserved addresses are refused unless
   the config allows them (``http.allow_private``), so a hostile feed cannot make
   syncd probe the server's own network;
@@ -17,7 +18,9 @@
 - ``raise_for_status=False`` hands back 4xx/5xx answers (size-capped like any other)
   so a caller can tell a challenge or login page from a plain error.
 
-Errors are mapped here, once, to ``FetchError`` / ``RetryLater`` with the cause chained.
+Errors are mapped here, once, to ``NetError`` / ``RetryAfter`` with the cause chained;
+callers map those to their own errors (a source's ``FetchError``, a target's
+``TargetError``). ``who`` (the first argument) names the caller in them.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ import httpx
 
 from .. import __version__
 from ..config import HttpConfig
-from ..errors import FetchError, RetryLater
+from ..errors import NetError, RetryAfter
 from .robots import MAX_BYTES as ROBOTS_MAX_BYTES
 from .robots import RobotsCache, RobotsUnavailable
 
@@ -172,7 +175,7 @@ class PoliteClient:
 
     def robots_allows(self, source_id: str, url: str) -> bool:
         """Whether the host's robots.txt lets syncd fetch ``url`` (always, when
-        ``http.respect_robots`` is off). Raises ``FetchError`` while robots.txt itself
+        ``http.respect_robots`` is off). Raises ``NetError`` while robots.txt itself
         cannot be had (network failure, 5xx), as RFC 9309 asks."""
         if not self.config.respect_robots:
             return True
@@ -180,11 +183,11 @@ class PoliteClient:
         try:
             rules = self._robots.rules(url)
         except RobotsUnavailable as exc:
-            raise FetchError(
+            raise NetError(
                 source_id, url, f"robots.txt unavailable ({exc}); not fetching the site"
             ) from exc
-        except FetchError as exc:
-            raise FetchError(source_id, url, f"robots.txt unavailable ({exc})") from exc
+        except NetError as exc:
+            raise NetError(source_id, url, f"robots.txt unavailable ({exc})") from exc
         if rules.crawl_delay:
             host = urlsplit(url).hostname or ""
             with self._lock:
@@ -204,9 +207,9 @@ class PoliteClient:
     def check_url(self, source_id: str, url: str) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise FetchError(source_id, url, "only http and https URLs are fetched")
+            raise NetError(source_id, url, "only http and https URLs are fetched")
         if not self.config.allow_private and not _is_public(parts.hostname):
-            raise FetchError(
+            raise NetError(
                 source_id,
                 url,
                 "refused: the address is loopback/private (set http.allow_private to allow)",
@@ -226,9 +229,9 @@ class PoliteClient:
         data: Mapping[str, str] | None = None,
         raise_for_status: bool = True,
     ) -> Response:
-        """Fetch ``url`` (following redirects); raise ``FetchError`` for anything not
+        """Fetch ``url`` (following redirects); raise ``NetError`` for anything not
         2xx/304 unless ``raise_for_status`` is False (429/503 with Retry-After still
-        raise ``RetryLater``)."""
+        raise ``RetryAfter``)."""
         cap = max_bytes or self.config.max_bytes
         headers = {"Accept": accept}
         if etag:
@@ -240,14 +243,14 @@ class PoliteClient:
             self.check_url(source_id, current)
             host = urlsplit(current).hostname or ""
             if allow_hosts is not None and current != url and not allow_hosts(host):
-                raise FetchError(source_id, current, "redirect to a host that is not allowed")
+                raise NetError(source_id, current, "redirect to a host that is not allowed")
             self._wait_for_host(host)
             try:
                 with self._client.stream(method, current, headers=headers, data=data) as resp:
                     if resp.status_code in (301, 302, 303, 307, 308):
                         location = resp.headers.get("Location")
                         if not location:
-                            raise FetchError(
+                            raise NetError(
                                 source_id, current, f"HTTP {resp.status_code} without Location"
                             )
                         current = urljoin(current, location)
@@ -256,10 +259,10 @@ class PoliteClient:
                         continue
                     return self._finish(source_id, current, resp, cap, raise_for_status)
             except httpx.TimeoutException as exc:
-                raise FetchError(source_id, current, f"timed out ({type(exc).__name__})") from exc
+                raise NetError(source_id, current, f"timed out ({type(exc).__name__})") from exc
             except httpx.HTTPError as exc:
-                raise FetchError(source_id, current, f"network error: {exc}") from exc
-        raise FetchError(source_id, url, f"more than {self.config.max_redirects} redirects")
+                raise NetError(source_id, current, f"network error: {exc}") from exc
+        raise NetError(source_id, url, f"more than {self.config.max_redirects} redirects")
 
     def _finish(
         self,
@@ -276,25 +279,25 @@ class PoliteClient:
         if status in (429, 503):
             delay = parse_retry_after(headers.get("retry-after"), self._clock())
             if delay is not None:
-                raise RetryLater(
+                raise RetryAfter(
                     source_id,
                     url,
                     f"HTTP {status}, Retry-After {int(delay.total_seconds())}s",
                     delay,
                 )
             if raise_for_status:
-                raise FetchError(source_id, url, f"HTTP {status}")
+                raise NetError(source_id, url, f"HTTP {status}")
         declared = headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > cap:
-            raise FetchError(source_id, url, f"response too large: {declared} bytes > cap {cap}")
+            raise NetError(source_id, url, f"response too large: {declared} bytes > cap {cap}")
         chunks: list[bytes] = []
         size = 0
         for chunk in resp.iter_bytes():
             size += len(chunk)
             if size > cap:
-                raise FetchError(source_id, url, f"response too large: more than cap {cap} bytes")
+                raise NetError(source_id, url, f"response too large: more than cap {cap} bytes")
             chunks.append(chunk)
         body = b"".join(chunks)
         if raise_for_status and not 200 <= status < 300:
-            raise FetchError(source_id, url, f"HTTP {status}")
+            raise NetError(source_id, url, f"HTTP {status}")
         return Response(url, status, headers, body)

@@ -6,17 +6,21 @@ A kind module (``feed``, ``html``, ``jpage``, ``inbound``) provides:
   ``syncd.config`` from its annotations; defaults make keys optional);
 - ``make(source: SourceConfig, city: CityConfig, http: PoliteClient) -> Source``.
 
-Only this package and ``syncd.targets`` touch httpx.
+Only ``syncd.net``, this package and ``syncd.targets`` touch httpx. The net layer's
+errors become this source's at its boundary (``net_errors``).
 """
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from types import ModuleType
 from typing import TYPE_CHECKING, Protocol
 
+from ..errors import FetchError, NetError, RetryAfter, RetryLater
 from ..models import Item
 
 if TYPE_CHECKING:
@@ -35,6 +39,19 @@ KINDS: dict[str, str] = {
 def kind_module(kind: str) -> ModuleType:
     """The module implementing ``kind``; KeyError for an unknown kind."""
     return importlib.import_module(KINDS[kind])
+
+
+@contextmanager
+def net_errors(source_id: str) -> Iterator[None]:
+    """Requests made inside fail as the source's errors: ``RetryAfter`` becomes
+    ``RetryLater`` (with its delay), any other ``NetError`` a ``FetchError``; the
+    net layer's error is chained as the cause."""
+    try:
+        yield
+    except RetryAfter as exc:
+        raise RetryLater(source_id, exc.url, exc.reason, exc.delay) from exc
+    except NetError as exc:
+        raise FetchError(source_id, exc.url, exc.reason) from exc
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,7 @@ from ..errors import FetchError, RetryLater, SourceAlert
 from ..models import Image, Item
 from ..net.http import PoliteClient
 from ..sanitize import clean_html, escape, to_text
-from . import FetchResult, SourceState
+from . import FetchResult, SourceState, net_errors
 from .decode import decode_html, garbled, parse_date, strip_controls
 
 ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1"
@@ -257,20 +257,21 @@ class PageReader:
         Raises ``Disallowed`` (robots.txt), ``SourceAlert`` (challenge, login wall,
         garbled text), ``FetchError`` / ``RetryLater``.
         """
-        if not self.http.robots_allows(self.source_id, url):
-            raise Disallowed(url)
-        resp = self.http.get(
-            self.source_id,
-            url,
-            etag=etag,
-            last_modified=last_modified,
-            accept=accept,
-            max_bytes=self.max_bytes,
-            allow_hosts=self.allow_host,
-            method=method,
-            data=data,
-            raise_for_status=False,
-        )
+        with net_errors(self.source_id):
+            if not self.http.robots_allows(self.source_id, url):
+                raise Disallowed(url)
+            resp = self.http.get(
+                self.source_id,
+                url,
+                etag=etag,
+                last_modified=last_modified,
+                accept=accept,
+                max_bytes=self.max_bytes,
+                allow_hosts=self.allow_host,
+                method=method,
+                data=data,
+                raise_for_status=False,
+            )
         new_etag = resp.headers.get("etag") or etag
         new_lm = resp.headers.get("last-modified") or last_modified
         if resp.not_modified:

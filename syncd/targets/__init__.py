@@ -5,7 +5,8 @@ A kind module (``outbox``, ``wordpress``, ``webhook``) provides:
 - ``Options``: a frozen dataclass of the kind's own config keys;
 - ``make(city: CityConfig, http: httpx.Client | None, clock) -> Target``.
 
-Only this package and ``syncd.sources`` touch httpx.
+Only ``syncd.net``, this package and ``syncd.sources`` touch httpx; nothing here
+imports ``syncd.sources``.
 """
 
 from __future__ import annotations

@@ -38,7 +38,7 @@ import httpx
 
 from .. import logs
 from ..config import CityConfig, Duration, HttpConfig, Secret
-from ..errors import SourceError, TargetAuthError, TargetGone, TargetRejected, TargetRetryable
+from ..errors import NetError, TargetAuthError, TargetGone, TargetRejected, TargetRetryable
 from ..models import Draft, Remote, RemoteStatus
 from ..net.http import PoliteClient, parse_retry_after
 from ..sanitize import clean_html, escape
@@ -364,8 +364,8 @@ class WordPressTarget:
             return None
         image = draft.images[0]
         try:
-            data = self._image_client().get(draft.source_id, image.url, accept="image/*").content
-        except SourceError as exc:
+            data = self._image_client().get(self.id, image.url, accept="image/*").content
+        except NetError as exc:
             log.warning("wordpress-image-skipped", target=self.id, url=image.url, error=str(exc))
             return None
         kind = _image_type(data)
