@@ -19,10 +19,11 @@ import httpx
 from . import logs
 from .config import CityConfig, Config, SourceConfig
 from .errors import ConfigError, TargetAuthError
+from .kinds import TABLE, Table
 from .net.http import PoliteClient
-from .sources import Source, kind_module, make_source
+from .sources import Source
 from .store import Store
-from .targets import Target, make_target
+from .targets import Target
 from .translate import Translator
 
 log = logs.get("syncd.app")
@@ -41,6 +42,7 @@ class App:
     target_http: httpx.Client | None
     clock: Callable[[], datetime]
     rand: Callable[[], float]
+    kinds: Table = TABLE
     _sources: dict[str, Source] = field(default_factory=dict)
     _targets: dict[str, Target] = field(default_factory=dict)
     _target_errors: dict[str, str] = field(default_factory=dict)
@@ -58,11 +60,7 @@ class App:
             src = self._sources.get(source_id)
             if src is None:
                 city, cfg = self.source_config(source_id)
-                module = kind_module(cfg.kind)
-                if getattr(module, "NEEDS_STORE", False):
-                    src = module.make(cfg, city, self.http, store=self.store)
-                else:
-                    src = make_source(cfg, city, self.http)
+                src = self.kinds.source(cfg.kind).make(cfg, city, self)
                 self._sources[source_id] = src
             return src
 
@@ -75,7 +73,7 @@ class App:
             if t is None:
                 city = self.config.city(city_id)
                 try:
-                    t = make_target(city, self.target_http, self.clock)
+                    t = self.kinds.target(city.target.kind).make(city, self)
                 except ConfigError as exc:
                     raise TargetAuthError(city_id, f"target not usable: {exc}") from exc
                 self._targets[city_id] = t
@@ -135,6 +133,7 @@ def make_app(
     target_http: httpx.Client | None = None,
     clock: Callable[[], datetime] | None = None,
     rand: Callable[[], float] | None = None,
+    kinds: Table = TABLE,
 ) -> App:
     """Assemble an App. Parts not given are built from ``config``."""
     owned: list[Any] = []
@@ -157,6 +156,7 @@ def make_app(
             target_http=target_http,
             clock=clock,
             rand=rand or random.Random().random,
+            kinds=kinds,
         )
         app._owned = owned
         return app

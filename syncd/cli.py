@@ -16,8 +16,10 @@ from .errors import ConfigError, SyncdError
 
 
 def _load(ctx: click.Context) -> Config:
+    from .kinds import TABLE
+
     try:
-        cfg = load(ctx.obj["config"])
+        cfg = load(ctx.obj["config"], kinds=TABLE)
     except ConfigError as exc:
         raise click.ClickException(f"config: {exc}") from exc
     logs.setup(ctx.obj.get("log_level") or cfg.log.level, cfg.log.format)
@@ -131,10 +133,11 @@ def status(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def check(ctx: click.Context) -> None:
     """Check the config, models for every configured route and writable paths."""
+    from .kinds import TABLE
     from .status import run_checks
 
     cfg = _load(ctx)
-    problems = run_checks(cfg)
+    problems = run_checks(cfg, TABLE)
     for line in problems:
         click.echo(f"FAIL {line}")
     if problems:

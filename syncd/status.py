@@ -4,12 +4,11 @@ decides nothing and writes nothing (``check`` only probes that paths are writabl
 from __future__ import annotations
 
 import json
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from .config import Config
-from .errors import ConfigError
+from .kinds import Table, writable_problem
 from .models import DeliveryState
 from .store import Store
 
@@ -142,51 +141,25 @@ def render(report: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
-def _writable(path: Path) -> str | None:
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path, prefix=".syncd-check-"):
-            pass
-    except OSError as exc:
-        return f"{path}: not writable ({exc.strerror or exc})"
-    return None
-
-
-def run_checks(cfg: Config) -> list[str]:
+def run_checks(cfg: Config, kinds: Table) -> list[str]:
     """Everything that would stop syncd from doing its job, one line each."""
     problems: list[str] = []
     url = cfg.storage_url()
     if url.startswith("sqlite:///"):
-        p = _writable(Path(url[len("sqlite:///") :]).parent)
+        p = writable_problem(Path(url[len("sqlite:///") :]).parent)
         if p:
             problems.append(f"storage: {p}")
     models_dir = cfg.resolve_path(cfg.models.dir)
-    p = _writable(models_dir)
+    p = writable_problem(models_dir)
     if p:
         problems.append(f"models: {p}")
     for city in cfg.cities:
-        opts = city.target.options
-        path = getattr(opts, "path", None)
-        if city.target.kind == "outbox" and path is not None:
-            p = _writable(Path(path))
-            if p:
-                problems.append(f"target {city.id}: {p}")
-        for name in ("password", "secret"):
-            secret = getattr(opts, name, None)
-            if secret is not None:
-                try:
-                    secret.resolve()
-                except ConfigError as exc:
-                    problems.append(f"target {city.id}: {exc}")
+        for line in kinds.target(city.target.kind).check(city.target.options):
+            problems.append(f"target {city.id}: {line}")
         for s in city.sources:
-            if not s.enabled:
-                continue
-            secret = getattr(s.options, "secret", None)
-            if secret is not None:
-                try:
-                    secret.resolve()
-                except ConfigError as exc:
-                    problems.append(f"source {s.id}: {exc}")
+            if s.enabled:
+                for line in kinds.source(s.kind).check(s.options):
+                    problems.append(f"source {s.id}: {line}")
     try:
         from .app import default_translator
 

@@ -1,10 +1,9 @@
 """Where news comes from: one module per source kind behind the ``Source`` protocol.
 
-A kind module (``feed``, ``html``, ``jpage``, ``inbound``) provides:
-
-- ``Options``: a frozen dataclass of the kind's own config keys (validated by
-  ``syncd.config`` from its annotations; defaults make keys optional);
-- ``make(source: SourceConfig, city: CityConfig, http: PoliteClient) -> Source``.
+A kind module (``feed``, ``html``, ``jpage``, ``inbound``) provides ``Options``, a
+frozen dataclass of the kind's own config keys (validated by ``syncd.config`` from its
+annotations; defaults make keys optional), and a way to make its ``Source``; its entry
+in ``syncd.kinds.TABLE`` says what it needs and how it is made.
 
 Only ``syncd.net``, this package and ``syncd.targets`` touch httpx. The net layer's
 errors become this source's at its boundary (``net_errors``).
@@ -12,33 +11,14 @@ errors become this source's at its boundary (``net_errors``).
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-from types import ModuleType
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from ..errors import FetchError, NetError, RetryAfter, RetryLater
 from ..models import Item
-
-if TYPE_CHECKING:
-    from ..config import CityConfig, SourceConfig
-    from ..net.http import PoliteClient
-
-#: kind name → module path. A new kind is one module and one line here.
-KINDS: dict[str, str] = {
-    "feed": "syncd.sources.feed",
-    "html": "syncd.sources.html",
-    "jpage": "syncd.sources.jpage",
-    "inbound": "syncd.sources.inbound",
-}
-
-
-def kind_module(kind: str) -> ModuleType:
-    """The module implementing ``kind``; KeyError for an unknown kind."""
-    return importlib.import_module(KINDS[kind])
 
 
 @contextmanager
@@ -101,9 +81,3 @@ class Source(Protocol):
         mark their queued messages consumed here, so a crash before it loses nothing)."""
 
     def close(self) -> None: ...
-
-
-def make_source(source: SourceConfig, city: CityConfig, http: PoliteClient) -> Source:
-    module = kind_module(source.kind)
-    result: Source = module.make(source, city, http)
-    return result

@@ -62,8 +62,6 @@ from .decode import strip_controls
 
 log = logs.get("syncd.sources.inbound")
 
-#: app.py passes ``store=`` to ``make`` for kinds that say so.
-NEEDS_STORE = True
 MAX_TITLE = 1000
 MAX_KEY = 1000
 MAX_ID = 256
