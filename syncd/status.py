@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .config import Config
-from .kinds import Table, writable_problem
+from .errors import ConfigError
+from .kinds import writable_problem
 from .models import DeliveryState
 from .store import Store
+
+if TYPE_CHECKING:
+    from .app import App
 
 
 def _iso(dt: Any) -> str | None:
@@ -141,8 +145,9 @@ def render(report: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
-def run_checks(cfg: Config, kinds: Table) -> list[str]:
+def run_checks(app: App) -> list[str]:
     """Everything that would stop syncd from doing its job, one line each."""
+    cfg, kinds = app.config, app.kinds
     problems: list[str] = []
     url = cfg.storage_url()
     if url.startswith("sqlite:///"):
@@ -161,19 +166,15 @@ def run_checks(cfg: Config, kinds: Table) -> list[str]:
                 for line in kinds.source(s.kind).check(s.options):
                     problems.append(f"source {s.id}: {line}")
     try:
-        from .app import default_translator
-
-        store = Store("sqlite://")
-        engine = default_translator(cfg, store)
-        try:
-            for src, dst in cfg.routes():
-                for line in engine.missing(src, dst):
-                    problems.append(f"models {src}->{dst}: {line}")
-        finally:
-            engine.close()
-            store.close()
+        engine = app.translator
+    except ConfigError as exc:  # a glossary that cannot be read
+        problems.append(f"translate: {exc}")
     except ImportError as exc:  # pragma: no cover - a broken install
         problems.append(f"translation engine not importable: {exc}")
+    else:
+        for src, dst in cfg.routes():
+            for line in engine.missing(src, dst):
+                problems.append(f"models {src}->{dst}: {line}")
     if not cfg.partnerships:
         problems.append("no partnerships: nothing would be translated")
     return problems

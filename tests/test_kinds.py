@@ -16,6 +16,7 @@ import pytest
 
 from syncd import config as cfgmod
 from syncd.config import CityConfig, Config, SourceConfig
+from syncd.errors import ConfigError
 from syncd.kinds import TABLE, Service
 from syncd.store import Store
 
@@ -45,7 +46,7 @@ def every_kind(tmp_path: Path) -> Config:
     sources = [
         {"id": kind, "kind": kind, "interval": "15m", **table} for kind, table in SOURCES.items()
     ]
-    cities = [
+    cities: list[dict[str, Any]] = [
         {
             "id": f"c-{kind}",
             "name": kind,
@@ -199,7 +200,7 @@ def test_config_validates_against_the_kinds_it_is_given(tmp_path: Path) -> None:
         "target": {"kind": "outbox", "path": "o"},
     }
     only_targets = dataclasses.replace(TABLE, sources={})
-    with pytest.raises(cfgmod.ConfigError, match=r"sources\[0\]\.kind: expected one of , got"):
+    with pytest.raises(ConfigError, match=r"sources\[0\]\.kind: expected one of , got"):
         cfgmod.parse({"cities": [city]}, tmp_path / "c.toml", kinds=only_targets)
     parsed = cfgmod.parse({"cities": [city]}, tmp_path / "c.toml", kinds=TABLE)
     assert isinstance(parsed.cities[0].sources[0], SourceConfig)
