@@ -17,9 +17,9 @@ daemon then looks at the queue every ``interval`` instead of following the store
 poll) and which ``servers`` the daemon starts for its enabled sources (the inbound
 endpoint).
 
-A new kind is one module and one entry in ``TABLE``. Only the wiring layer (``app``,
-``cli``) imports this module; ``config`` receives the table as ``kinds=`` so that it
-imports no adapter.
+A new kind is one module, one loader and one entry in ``TABLE``; a kind's module is
+imported on the kind's first lookup. Only the wiring layer (``app``, ``cli``) imports
+this module; ``config`` receives the table as ``kinds=`` so that it imports no adapter.
 """
 
 from __future__ import annotations
@@ -27,17 +27,16 @@ from __future__ import annotations
 import dataclasses
 import enum
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from .config import CityConfig, Secret, SourceConfig, SourceKindSpec, TargetKindSpec
 from .errors import ConfigError
-from .sources import Source, feed, html, inbound, jpage
-from .targets import Target, outbox, webhook, wordpress
+from .sources import Source
+from .targets import Target
 
 if TYPE_CHECKING:
     import httpx
@@ -199,16 +198,23 @@ class PolledKind:
 
 
 @dataclass(frozen=True)
-class InboundKind:
-    """The partner pushes items to an endpoint in the daemon; they wait in the store."""
+class PushedKind:
+    """The partner pushes items to an endpoint the daemon runs; they wait in the
+    store's queue until the source's next look (inbound)."""
 
-    name: str = "inbound"
-    options: type = inbound.Options
+    name: str
+    options: type
+    validate: Callable[[SourceConfig, Any], tuple[str, str] | None]
+    build: Callable[[SourceConfig, CityConfig, Store], Source]
+    serve: Callable[
+        [Sequence[tuple[SourceConfig, CityConfig]], Store, Callable[[], datetime]],
+        Sequence[Server],
+    ]
     needs: frozenset[Service] = frozenset({Service.QUEUE, Service.ENDPOINT, Service.CLOCK})
     pushed: bool = True
 
     def check_options(self, source: SourceConfig, options: Any) -> tuple[str, str] | None:
-        return inbound.check_options(source, options)
+        return self.validate(source, options)
 
     def secrets(self, options: Any) -> Mapping[str, Secret]:
         return secrets_of(options)
@@ -217,12 +223,12 @@ class InboundKind:
         return secret_problems(self.secrets(options))
 
     def make(self, source: SourceConfig, city: CityConfig, services: Services) -> Source:
-        return inbound.InboundSource(source, city, services.store)
+        return self.build(source, city, services.store)
 
     def servers(
         self, sources: Sequence[tuple[SourceConfig, CityConfig]], services: Services
     ) -> list[Server]:
-        return list(inbound.servers_for(sources, services.store, services.clock))
+        return list(self.serve(sources, services.store, services.clock))
 
 
 # ------------------------------------------------------------------------ targets
@@ -263,6 +269,32 @@ def _outbox_folders(options: Any) -> tuple[Path, ...]:
 
 # -------------------------------------------------------------------------- table
 
+K = TypeVar("K", covariant=True)
+
+
+class _Lazy(Mapping[str, K], Generic[K]):
+    """Kinds by name, each kind's module imported on its first lookup: every command
+    loads the config, and a config that uses two kinds imports two adapters."""
+
+    def __init__(self, loaders: Mapping[str, Callable[[], K]]) -> None:
+        self._loaders = dict(loaders)
+        self._made: dict[str, K] = {}
+
+    def __getitem__(self, name: str) -> K:
+        kind = self._made.get(name)
+        if kind is None:
+            kind = self._made[name] = self._loaders[name]()
+        return kind
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._loaders
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._loaders)
+
+    def __len__(self) -> int:
+        return len(self._loaders)
+
 
 @dataclass(frozen=True)
 class Table:
@@ -279,23 +311,58 @@ class Table:
         return self.targets[kind]
 
 
-_TARGET_HTTP = frozenset({Service.TARGET_HTTP, Service.CLOCK})
-_SOURCES: tuple[SourceKind, ...] = (
-    PolledKind("feed", feed.Options, feed.make),
-    PolledKind("html", html.Options, html.make, html.check_options),
-    PolledKind("jpage", jpage.Options, jpage.make, jpage.check_options),
-    InboundKind(),
-)
-_TARGETS: tuple[TargetKind, ...] = (
-    ModuleTargetKind(
-        "outbox", outbox.Options, outbox.make, frozenset({Service.CLOCK}), _outbox_folders
-    ),
-    ModuleTargetKind("webhook", webhook.Options, webhook.make, _TARGET_HTTP),
-    ModuleTargetKind("wordpress", wordpress.Options, wordpress.make, _TARGET_HTTP),
-)
+def _feed() -> SourceKind:
+    from .sources import feed
 
-#: every kind syncd knows
+    return PolledKind("feed", feed.Options, feed.make)
+
+
+def _html() -> SourceKind:
+    from .sources import html
+
+    return PolledKind("html", html.Options, html.make, html.check_options)
+
+
+def _jpage() -> SourceKind:
+    from .sources import jpage
+
+    return PolledKind("jpage", jpage.Options, jpage.make, jpage.check_options)
+
+
+def _inbound() -> SourceKind:
+    from .sources import inbound
+
+    return PushedKind(
+        "inbound", inbound.Options, inbound.check_options, inbound.InboundSource,
+        inbound.servers_for,
+    )  # fmt: skip
+
+
+_TARGET_HTTP = frozenset({Service.TARGET_HTTP, Service.CLOCK})
+
+
+def _outbox() -> TargetKind:
+    from .targets import outbox
+
+    return ModuleTargetKind(
+        "outbox", outbox.Options, outbox.make, frozenset({Service.CLOCK}), _outbox_folders
+    )
+
+
+def _webhook() -> TargetKind:
+    from .targets import webhook
+
+    return ModuleTargetKind("webhook", webhook.Options, webhook.make, _TARGET_HTTP)
+
+
+def _wordpress() -> TargetKind:
+    from .targets import wordpress
+
+    return ModuleTargetKind("wordpress", wordpress.Options, wordpress.make, _TARGET_HTTP)
+
+
+#: every kind syncd knows: a new kind is one module and one line here
 TABLE = Table(
-    sources=MappingProxyType({k.name: k for k in _SOURCES}),
-    targets=MappingProxyType({k.name: k for k in _TARGETS}),
+    sources=_Lazy({"feed": _feed, "html": _html, "jpage": _jpage, "inbound": _inbound}),
+    targets=_Lazy({"outbox": _outbox, "webhook": _webhook, "wordpress": _wordpress}),
 )

@@ -261,3 +261,27 @@ def test_the_wiring_asks_the_table_instead_of_testing_a_kind_by_name() -> None:
         if SPECIAL_CASE.search(line)
     ]
     assert offenders == []
+
+
+LAZY = """
+import sys
+from pathlib import Path
+from syncd import config
+from syncd.kinds import TABLE
+
+city = {"id": "d", "name": "D", "language": "de", "timezone": "Europe/Berlin",
+        "sources": [{"id": "s", "kind": "feed", "interval": "15m", "url": "https://d/"}],
+        "target": {"kind": "outbox", "path": "o"}}
+config.parse({"cities": [city]}, Path("syncd.toml"), kinds=TABLE)
+print(sorted(m for m in sys.modules if m.startswith(("syncd.sources.", "syncd.targets."))))
+"""
+
+
+def test_loading_a_config_imports_only_the_kinds_it_uses() -> None:
+    # every command loads the config: `syncd models list` must not pay for every adapter
+    out = subprocess.run(
+        [sys.executable, "-c", LAZY], capture_output=True, text=True, check=True, cwd=ROOT
+    ).stdout
+    assert out.strip() == str(
+        ["syncd.sources.decode", "syncd.sources.feed", "syncd.targets.outbox"]
+    )
