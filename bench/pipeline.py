@@ -62,6 +62,7 @@ def main() -> None:
     from syncd import sync
     from syncd.app import make_app
     from syncd.config import load
+    from syncd.kinds import TABLE
     from syncd.sanitize import clean_html
     from syncd.translate import models
     from tests.support.argosgen import standard_packages
@@ -102,7 +103,7 @@ def main() -> None:
             level = "error"
             """,
         )
-        app = make_app(load(config))
+        app = make_app(load(config, kinds=TABLE))
 
         # base: what any reader pays
         t0 = time.perf_counter()

@@ -1,7 +1,11 @@
 """``make_app``: the one place where syncd's parts are wired together.
 
-Tests inject fakes of the edges we don't own here (an ``httpx`` transport, a clock)
-and nowhere else. Whatever ``make_app`` opened is closed again if wiring fails.
+Every command gets its parts here (``cli.py`` builds none itself). Tests inject fakes
+of the edges we don't own here (an ``httpx`` transport, a clock) and nowhere else.
+The store is opened by ``make_app``; the polite client and the translator are built
+on first use, so a command that needs neither (``syncd status``, ``syncd retry``)
+never loads a model. Whatever ``make_app`` opened is closed again if wiring fails, and
+everything the app built is closed by ``App.close``.
 """
 
 from __future__ import annotations
@@ -10,42 +14,92 @@ import hashlib
 import random
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Protocol
 
 from . import decide, logs
 from .config import CityConfig, Config, SourceConfig
 from .errors import ConfigError, TargetAuthError
-from .sources import Source, kind_module, make_source
-from .sources.http import PoliteClient
+from .kinds import TABLE, Table
+from .net.http import PoliteClient
+from .sources import Source
 from .store import Store
-from .targets import Target, make_target
+from .targets import Target
 from .translate import Translator
 
+if TYPE_CHECKING:
+    import httpx
+
 log = logs.get("syncd.app")
+
+#: the store ``make_app(scratch=True)`` opens: in memory, gone at close
+SCRATCH_STORE = "sqlite://"
 
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-@dataclass
+class _Closeable(Protocol):
+    def close(self) -> None: ...
+
+
 class App:
-    config: Config
-    store: Store
-    translator: Translator
-    http: PoliteClient
-    target_http: httpx.Client | None
-    clock: Callable[[], datetime]
-    rand: Callable[[], float]
-    _sources: dict[str, Source] = field(default_factory=dict)
-    _targets: dict[str, Target] = field(default_factory=dict)
-    _target_errors: dict[str, str] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-    _owned: list[Any] = field(default_factory=list)
+    """syncd's wired parts; provides ``syncd.kinds.Services`` to the kinds.
+
+    ``store``, ``config``, ``clock``, ``rand``, ``kinds`` and ``target_http`` are set at
+    wiring; ``http`` and ``translator`` are properties that build the part on first
+    use (thread-safe). Sources and targets are made on first use, from their kind.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        *,
+        translator: Translator | None = None,
+        http: PoliteClient | None = None,
+        transport: httpx.BaseTransport | None = None,
+        target_http: httpx.Client | None = None,
+        clock: Callable[[], datetime] = _utcnow,
+        rand: Callable[[], float] = random.random,
+        kinds: Table = TABLE,
+        owned: list[_Closeable] | None = None,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.target_http = target_http
+        self.clock = clock
+        self.rand = rand
+        self.kinds = kinds
+        self._translator = translator
+        self._http = http
+        self._transport = transport
+        self._sources: dict[str, Source] = {}
+        self._targets: dict[str, Target] = {}
+        # reentrant: making a source (under the lock) builds the client it needs
+        self._lock = threading.RLock()
+        self._owned: list[_Closeable] = owned if owned is not None else []
+
+    @property
+    def http(self) -> PoliteClient:
+        """The polite client sources share, built on first use."""
+        with self._lock:
+            if self._http is None:
+                self._http = PoliteClient(
+                    self.config.http, transport=self._transport, clock=self.clock
+                )
+                self._owned.append(self._http)
+            return self._http
+
+    @property
+    def translator(self) -> Translator:
+        """The translator, built on first use: loading models is left until needed."""
+        with self._lock:
+            if self._translator is None:
+                self._translator = default_translator(self.config, self.store)
+                self._owned.append(self._translator)
+            return self._translator
 
     def source_config(self, source_id: str) -> tuple[CityConfig, SourceConfig]:
         for city, s in self.config.sources():
@@ -58,11 +112,7 @@ class App:
             src = self._sources.get(source_id)
             if src is None:
                 city, cfg = self.source_config(source_id)
-                module = kind_module(cfg.kind)
-                if getattr(module, "NEEDS_STORE", False):
-                    src = module.make(cfg, city, self.http, store=self.store)
-                else:
-                    src = make_source(cfg, city, self.http)
+                src = self.kinds.source(cfg.kind).make(cfg, city, self)
                 self._sources[source_id] = src
             return src
 
@@ -75,7 +125,7 @@ class App:
             if t is None:
                 city = self.config.city(city_id)
                 try:
-                    t = make_target(city, self.target_http, self.clock)
+                    t = self.kinds.target(city.target.kind).make(city, self)
                 except ConfigError as exc:
                     raise TargetAuthError(city_id, f"target not usable: {exc}") from exc
                 self._targets[city_id] = t
@@ -127,37 +177,37 @@ def make_app(
     config: Config,
     *,
     store: Store | None = None,
+    scratch: bool = False,
     translator: Translator | None = None,
     http: PoliteClient | None = None,
     transport: httpx.BaseTransport | None = None,
     target_http: httpx.Client | None = None,
     clock: Callable[[], datetime] | None = None,
     rand: Callable[[], float] | None = None,
+    kinds: Table = TABLE,
 ) -> App:
-    """Assemble an App. Parts not given are built from ``config``."""
-    owned: list[Any] = []
-    clock = clock or _utcnow
+    """Assemble an App. Parts not given are built from ``config``: the store now (with
+    ``scratch``, a throwaway one in memory: nothing is recorded), the client and the
+    translator on first use."""
+    if store is not None and scratch:
+        raise ValueError("make_app: give a store or ask for a scratch one, not both")
+    owned: list[_Closeable] = []
     try:
         if store is None:
-            store = Store(config.storage_url(), clock=clock)
+            store = Store(SCRATCH_STORE if scratch else config.storage_url(), clock=clock)
             owned.append(store)
-        if http is None:
-            http = PoliteClient(config.http, transport=transport, clock=clock)
-            owned.append(http)
-        if translator is None:
-            translator = default_translator(config, store)
-            owned.append(translator)
-        app = App(
-            config=config,
-            store=store,
+        return App(
+            config,
+            store,
             translator=translator,
             http=http,
+            transport=transport,
             target_http=target_http,
-            clock=clock,
+            clock=clock or _utcnow,
             rand=rand or random.Random().random,
+            kinds=kinds,
+            owned=owned,
         )
-        app._owned = owned
-        return app
     except BaseException:
         for o in reversed(owned):
             o.close()

@@ -1,78 +1,47 @@
 """What ``syncd check`` reports: everything that would stop syncd from doing its job.
 
-Reads the config; writes nothing but a probe file in each directory syncd must
-write to (removed at once). Loads the translation engine to ask for missing models.
+Read-only: it creates no folder, file or database. It looks at the store without
+opening it for writing (``store.probe``), asks each source and target kind for its
+problems (secrets, folders), and asks the translation engine which models are missing.
 """
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .config import Config
 from .errors import ConfigError
-from .store import Store
+from .kinds import writable_problem
+from .store import probe
+
+if TYPE_CHECKING:
+    from .app import App
 
 
-def _writable(path: Path) -> str | None:
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path, prefix=".syncd-check-"):
-            pass
-    except OSError as exc:
-        return f"{path}: not writable ({exc.strerror or exc})"
-    return None
-
-
-def run_checks(cfg: Config) -> list[str]:
-    """Everything that would stop syncd from doing its job, one line each."""
-    problems: list[str] = []
-    url = cfg.storage_url()
-    if url.startswith("sqlite:///"):
-        p = _writable(Path(url[len("sqlite:///") :]).parent)
-        if p:
-            problems.append(f"storage: {p}")
-    models_dir = cfg.resolve_path(cfg.models.dir)
-    p = _writable(models_dir)
+def run_checks(app: App) -> tuple[list[str], list[str]]:
+    """(problems, notes): what would stop syncd, one line each; and what is fine but
+    worth saying (a store not created yet, a schema the next run upgrades)."""
+    cfg, kinds = app.config, app.kinds
+    problems, notes = probe(cfg.storage_url())
+    p = writable_problem(cfg.resolve_path(cfg.models.dir))
     if p:
         problems.append(f"models: {p}")
     for city in cfg.cities:
-        opts = city.target.options
-        path = getattr(opts, "path", None)
-        if city.target.kind == "outbox" and path is not None:
-            p = _writable(Path(path))
-            if p:
-                problems.append(f"target {city.id}: {p}")
-        for name in ("password", "secret"):
-            secret = getattr(opts, name, None)
-            if secret is not None:
-                try:
-                    secret.resolve()
-                except ConfigError as exc:
-                    problems.append(f"target {city.id}: {exc}")
+        for line in kinds.target(city.target.kind).check(city.target.options):
+            problems.append(f"target {city.id}: {line}")
         for s in city.sources:
-            if not s.enabled:
-                continue
-            secret = getattr(s.options, "secret", None)
-            if secret is not None:
-                try:
-                    secret.resolve()
-                except ConfigError as exc:
-                    problems.append(f"source {s.id}: {exc}")
+            if s.enabled:
+                for line in kinds.source(s.kind).check(s.options):
+                    problems.append(f"source {s.id}: {line}")
     try:
-        from .app import default_translator
-
-        store = Store("sqlite://")
-        engine = default_translator(cfg, store)
-        try:
-            for src, dst in cfg.routes():
-                for line in engine.missing(src, dst):
-                    problems.append(f"models {src}->{dst}: {line}")
-        finally:
-            engine.close()
-            store.close()
+        engine = app.translator
+    except ConfigError as exc:  # a glossary that cannot be read
+        problems.append(f"translate: {exc}")
     except ImportError as exc:  # pragma: no cover - a broken install
         problems.append(f"translation engine not importable: {exc}")
+    else:
+        for src, dst in cfg.routes():
+            for line in engine.missing(src, dst):
+                problems.append(f"models {src}->{dst}: {line}")
     if not cfg.partnerships:
         problems.append("no partnerships: nothing would be translated")
-    return problems
+    return problems, notes

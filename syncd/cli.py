@@ -6,7 +6,7 @@ import json
 import sys
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -14,23 +14,38 @@ from . import __version__, logs
 from .config import Config, config_path, load
 from .errors import ConfigError, SyncdError
 
+if TYPE_CHECKING:
+    from .app import App
+
 
 def _load(ctx: click.Context) -> Config:
+    from .kinds import TABLE
+
     try:
-        cfg = load(ctx.obj["config"])
+        cfg = load(ctx.obj["config"], kinds=TABLE)
     except ConfigError as exc:
         raise click.ClickException(f"config: {exc}") from exc
     logs.setup(ctx.obj.get("log_level") or cfg.log.level, cfg.log.format)
     return cfg
 
 
-def _app(ctx: click.Context, cfg: Config) -> Any:
+def _app(ctx: click.Context, cfg: Config, *, scratch: bool = False, translate: bool = False) -> App:
+    """The command's parts from ``make_app``; ``scratch``: records nothing (an in-memory
+    store); ``translate``: build the translator now, so a bad glossary stops the
+    command before any work (other commands never build one)."""
     from .app import make_app
 
     try:
-        return make_app(cfg)
+        app = make_app(cfg, scratch=scratch)
     except SyncdError as exc:
         raise click.ClickException(str(exc)) from exc
+    if translate:
+        try:
+            _ = app.translator
+        except SyncdError as exc:
+            app.close()
+            raise click.ClickException(str(exc)) from exc
+    return app
 
 
 @click.group()
@@ -70,7 +85,7 @@ def run(ctx: click.Context) -> None:
     from .daemon import Daemon
 
     cfg = _load(ctx)
-    app = _app(ctx, cfg)
+    app = _app(ctx, cfg, translate=True)
     try:
         code = Daemon(app).run_forever()
     finally:
@@ -85,7 +100,7 @@ def sync_cmd(ctx: click.Context) -> None:
     from . import sync
 
     cfg = _load(ctx)
-    app = _app(ctx, cfg)
+    app = _app(ctx, cfg, translate=True)
     failed = 0
     try:
         results = [sync.poll(app, s.id) for _c, s in cfg.sources() if s.enabled]
@@ -113,14 +128,11 @@ def status(ctx: click.Context, as_json: bool) -> None:
     by state; parked items with their reasons."""
     from .status import collect, render
 
-    cfg = _load(ctx)
-    from .store import Store
-
-    store = Store(cfg.storage_url())
+    app = _app(ctx, _load(ctx))
     try:
-        report = collect(cfg, store)
+        report = collect(app.config, app.store)
     finally:
-        store.close()
+        app.close()
     if as_json:
         click.echo(json.dumps(report, ensure_ascii=False, indent=2, default=str))
     else:
@@ -133,8 +145,13 @@ def check(ctx: click.Context) -> None:
     """Check the config, models for every configured route and writable paths."""
     from .check import run_checks
 
-    cfg = _load(ctx)
-    problems = run_checks(cfg)
+    app = _app(ctx, _load(ctx), scratch=True)  # check records nothing
+    try:
+        problems, notes = run_checks(app)
+    finally:
+        app.close()
+    for line in notes:
+        click.echo(f"note: {line}")
     for line in problems:
         click.echo(f"FAIL {line}")
     if problems:
@@ -147,27 +164,18 @@ def check(ctx: click.Context) -> None:
 @click.pass_context
 def retry(ctx: click.Context, item_key: str | None) -> None:
     """Re-queue parked deliveries (all, or one item's) for the next pass."""
-    from .store import Store
-
-    cfg = _load(ctx)
-    store = Store(cfg.storage_url())
+    app = _app(ctx, _load(ctx))
     try:
         item_id = None
         if item_key is not None:
-            rows = [i for _d, i in store.deliveries() if i.key == item_key]
+            rows = [i for _d, i in app.store.deliveries() if i.key == item_key]
             if not rows:
                 raise click.ClickException(f"no item with key {item_key!r}")
             item_id = rows[0].id
-        n = store.retry_parked(_now(), item_id)
+        n = app.store.retry_parked(app.clock(), item_id)
     finally:
-        store.close()
+        app.close()
     click.echo(f"re-queued {n} parked deliveries")
-
-
-def _now() -> Any:
-    from datetime import UTC, datetime
-
-    return datetime.now(UTC)
 
 
 @main.command()
@@ -177,19 +185,16 @@ def _now() -> Any:
 @click.pass_context
 def translate(ctx: click.Context, from_code: str, to_code: str, text: str) -> None:
     """Translate TEXT (plain or HTML) with the installed models and print it."""
-    from .app import default_translator
     from .models import Translation
-    from .store import Store
     from .translate import TranslationRequest
 
-    cfg = _load(ctx)
-    store = Store("sqlite://")  # throwaway: a CLI translation is not remembered
-    engine = default_translator(cfg, store)
+    # scratch: a CLI translation is not remembered
+    app = _app(ctx, _load(ctx), scratch=True, translate=True)
     try:
-        (result,) = engine.translate([TranslationRequest("cli", from_code, to_code, "", "", text)])
+        request = TranslationRequest("cli", from_code, to_code, "", "", text)
+        (result,) = app.translator.translate([request])
     finally:
-        engine.close()
-        store.close()
+        app.close()
     if not isinstance(result, Translation):
         raise click.ClickException(str(result))
     click.echo(result.body_html)
@@ -296,28 +301,22 @@ def sources() -> None:
 @click.pass_context
 def sources_test(ctx: click.Context, source_id: str) -> None:
     """Fetch SOURCE_ID once, record nothing, print what would be extracted."""
-    from .app import App
     from .sources import SourceState
-    from .sources.http import PoliteClient
-    from .store import Store
 
     cfg = _load(ctx)
     if source_id not in {s.id for _c, s in cfg.sources()}:
         raise click.ClickException(
             f"no source {source_id!r}; known: {', '.join(s.id for _c, s in cfg.sources())}"
         )
-    store = Store("sqlite://")  # nothing is recorded in the real store
-    http = PoliteClient(cfg.http)
-    # sources need no translator: none is built, so this works without models
-    no_translator: Any = None
-    app = App(cfg, store, no_translator, http, None, clock=_now, rand=lambda: 0.5)
+    # scratch: nothing is recorded in the real store; no translator is ever built,
+    # so this works without models
+    app = _app(ctx, cfg, scratch=True)
     try:
         result = app.source(source_id).fetch(SourceState())
     except SyncdError as exc:
         raise click.ClickException(f"{source_id}: {exc}") from exc
     finally:
-        http.close()
-        store.close()
+        app.close()
     click.echo(f"{len(result.items)} items")
     for it in result.items:
         date = it.published.isoformat() if it.published else "(no date)"

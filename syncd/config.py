@@ -6,8 +6,10 @@ a typo never silently falls back to a default. Relative paths resolve against th
 config file's folder. Secrets are references (``{ env = "NAME" }`` or
 ``{ file = "path" }``), resolved only when used, and never inline.
 
-Kind-specific keys of sources and targets are declared by each kind module's ``Options``
-dataclass and validated here from its type annotations (see ``parse_dataclass``).
+Kind-specific keys of sources and targets are declared by each kind's ``Options``
+dataclass and validated here from its type annotations (see ``parse_dataclass``). The
+kinds are passed in (``load(path, kinds=syncd.kinds.TABLE)``): this module imports no
+source or target module, so adapters may import config without a cycle.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Any, Literal, Protocol, Union, get_args, get_origin
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import ConfigError
@@ -219,13 +221,41 @@ class Config:
         return url
 
 
+# ----------------------------------------------------------------------------- kinds
+
+
+class TargetKindSpec(Protocol):
+    """What config needs of a target kind: the dataclass of its own keys."""
+
+    @property
+    def options(self) -> type: ...
+
+
+class SourceKindSpec(TargetKindSpec, Protocol):
+    """What config needs of a source kind: its ``Options`` and a check of what the
+    annotations cannot say (``(key, reason)`` of the first problem, or None)."""
+
+    def check_options(self, source: SourceConfig, options: Any) -> tuple[str, str] | None: ...
+
+
+class KindSpecs(Protocol):
+    """The kinds config validates against, by name (``syncd.kinds.TABLE``)."""
+
+    @property
+    def sources(self) -> Mapping[str, SourceKindSpec]: ...
+
+    @property
+    def targets(self) -> Mapping[str, TargetKindSpec]: ...
+
+
 # --------------------------------------------------------------------------- parsing
 
 
 class _Ctx:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, kinds: KindSpecs) -> None:
         self.path = path
         self.base = path.parent
+        self.kinds = kinds
 
     def fail(self, key: str, reason: str) -> typing.NoReturn:
         raise ConfigError(self.path, key, reason)
@@ -339,13 +369,12 @@ def _check_id(ctx: _Ctx, key: str, value: Any) -> str:
 
 
 def _parse_source(ctx: _Ctx, key: str, raw: Any) -> SourceConfig:
-    from . import sources
-
     if not isinstance(raw, dict):
         ctx.fail(key, "expected a table")
+    kinds = ctx.kinds.sources
     kind = raw.get("kind")
-    if kind not in sources.KINDS:
-        ctx.fail(f"{key}.kind", f"expected one of {', '.join(sorted(sources.KINDS))}, got {kind!r}")
+    if not isinstance(kind, str) or kind not in kinds:
+        ctx.fail(f"{key}.kind", f"expected one of {', '.join(sorted(kinds))}, got {kind!r}")
     common = {"id", "kind", "interval", "url", "jitter", "enabled"}
     base = parse_dataclass(
         ctx,
@@ -359,31 +388,27 @@ def _parse_source(ctx: _Ctx, key: str, raw: Any) -> SourceConfig:
         ctx.fail(f"{key}.jitter", f"expected a fraction between 0 and 1, got {base.jitter}")
     if base.interval < timedelta(seconds=10):
         ctx.fail(f"{key}.interval", "expected at least 10s")
-    module = sources.kind_module(kind)
+    spec = kinds[kind]
     opts = parse_dataclass(
-        ctx, key, module.Options, {k: v for k, v in raw.items() if k not in common}
+        ctx, key, spec.options, {k: v for k, v in raw.items() if k not in common}
     )
-    check = getattr(module, "check_options", None)
-    if check is not None:
-        problem = check(base, opts)
-        if problem:
-            ctx.fail(
-                problem[0] if problem[0].startswith(key) else f"{key}.{problem[0]}", problem[1]
-            )
+    problem = spec.check_options(base, opts)
+    if problem:
+        ctx.fail(problem[0] if problem[0].startswith(key) else f"{key}.{problem[0]}", problem[1])
     result: SourceConfig = dataclasses.replace(base, options=opts)
     return result
 
 
 def _parse_target(ctx: _Ctx, key: str, raw: Any) -> TargetConfig:
-    from . import targets
-
     if not isinstance(raw, dict):
         ctx.fail(key, "expected a table")
+    kinds = ctx.kinds.targets
     kind = raw.get("kind")
-    if kind not in targets.KINDS:
-        ctx.fail(f"{key}.kind", f"expected one of {', '.join(sorted(targets.KINDS))}, got {kind!r}")
-    module = targets.kind_module(kind)
-    opts = parse_dataclass(ctx, key, module.Options, {k: v for k, v in raw.items() if k != "kind"})
+    if not isinstance(kind, str) or kind not in kinds:
+        ctx.fail(f"{key}.kind", f"expected one of {', '.join(sorted(kinds))}, got {kind!r}")
+    opts = parse_dataclass(
+        ctx, key, kinds[kind].options, {k: v for k, v in raw.items() if k != "kind"}
+    )
     return TargetConfig(kind=kind, options=opts)
 
 
@@ -418,9 +443,10 @@ def _parse_city(ctx: _Ctx, key: str, raw: Any) -> CityConfig:
     return CityConfig(cid, name, lang, tzname, sources, target, names)
 
 
-def parse(data: dict[str, Any], path: Path) -> Config:
-    """Validate a parsed TOML document; ``path`` names it in errors and anchors paths."""
-    ctx = _Ctx(path.resolve() if path.exists() else path.absolute())
+def parse(data: dict[str, Any], path: Path, *, kinds: KindSpecs) -> Config:
+    """Validate a parsed TOML document; ``path`` names it in errors and anchors paths,
+    ``kinds`` are the source and target kinds there are."""
+    ctx = _Ctx(path.resolve() if path.exists() else path.absolute(), kinds)
     sections: dict[str, type] = {
         "http": HttpConfig,
         "storage": StorageConfig,
@@ -480,7 +506,8 @@ def config_path(explicit: str | os.PathLike[str] | None) -> Path:
     return Path(env) if env else DEFAULT_CONFIG
 
 
-def load(path: str | os.PathLike[str] | None = None) -> Config:
+def load(path: str | os.PathLike[str] | None = None, *, kinds: KindSpecs) -> Config:
+    """Read and validate the config file (``config_path`` finds it) against ``kinds``."""
     p = config_path(path)
     try:
         raw = p.read_bytes()
@@ -492,4 +519,4 @@ def load(path: str | os.PathLike[str] | None = None) -> Config:
         raise ConfigError(p, "", f"not UTF-8 text: {exc}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(p, "", f"not valid TOML: {exc}") from exc
-    return parse(data, p)
+    return parse(data, p, kinds=kinds)

@@ -24,6 +24,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from . import logs, sync
 from .app import App
+from .config import CityConfig, SourceConfig
 
 log = logs.get("syncd.daemon")
 
@@ -106,12 +107,12 @@ class Daemon:
         for route in self.app.config.routes():
             for problem in self.app.translator.missing(*route):
                 log.warning("model-missing", route=f"{route[0]}->{route[1]}", problem=problem)
-        self._start_inbound()
+        self._start_servers()
         self.scheduler.start()
         for _city, s in self.app.config.sources():
             if not s.enabled:
                 continue
-            if s.kind != "inbound":
+            if not self.app.kinds.source(s.kind).pushed:
                 self._arm(s.id)
             else:  # pushed items wait in the store: look at the queue often
                 self.scheduler.add_job(
@@ -125,17 +126,16 @@ class Daemon:
         enabled = [s for _c, s in self.app.config.sources() if s.enabled]
         log.info("started", sources=len(enabled), pid=os.getpid())
 
-    def _start_inbound(self) -> None:
-        endpoints = [
-            (s, c) for c, s in self.app.config.sources() if s.kind == "inbound" and s.enabled
-        ]
-        if not endpoints:
-            return
-        from .sources.inbound import servers_for
-
-        for server in servers_for(endpoints, self.app.store, self.app.clock):
-            server.start()
-            self._servers.append(server)
+    def _start_servers(self) -> None:
+        """Start the listeners kinds run for their enabled sources (inbound endpoints)."""
+        by_kind: dict[str, list[tuple[SourceConfig, CityConfig]]] = {}
+        for city, s in self.app.config.sources():
+            if s.enabled:
+                by_kind.setdefault(s.kind, []).append((s, city))
+        for kind, group in by_kind.items():
+            for server in self.app.kinds.source(kind).servers(group, self.app):
+                server.start()
+                self._servers.append(server)
 
     def stop(self) -> None:
         self.state = RunState.STOPPING

@@ -8,6 +8,13 @@ Bugs (``TypeError``, ``KeyError``, …) are never wrapped: they stay loud.
     ├── ConfigError(path, key)              bad or missing configuration
     ├── StoreError                          database unusable or schema too new
     │   └── StoreBusy                       another process owns this state
+    ├── NetError(who, url)                  the net layer (syncd.net): network, HTTP
+    │   │                                   status, size cap, refused address; its
+    │   │                                   caller maps it at its own boundary (a
+    │   │                                   source to FetchError, a target to a
+    │   │                                   TargetError, the installer to ModelError)
+    │   ├── RetryAfter(who, url, delay)     429/503 with Retry-After
+    │   └── NetCancelled(who, url)          the client was stopped (shutdown)
     ├── SourceError(source_id)              one source failed as a whole
     │   ├── FetchError(url)                 network, HTTP status, size cap
     │   │   ├── RetryLater(url, delay)      429/503 with Retry-After
@@ -53,6 +60,29 @@ class StoreError(SyncdError):
 
 class StoreBusy(StoreError):
     """Another process owns this state (one process per state, promise 10)."""
+
+
+class NetError(SyncdError):
+    """A request made through ``syncd.net`` failed. ``who`` names on whose behalf (a
+    source or target id), ``reason`` says what went wrong without the URL."""
+
+    def __init__(self, who: str, url: str, reason: str) -> None:
+        self.who = who
+        self.url = url
+        self.reason = reason
+        super().__init__(f"{url}: {reason}")
+
+
+class NetCancelled(NetError):
+    """The client was stopped while the request ran (shutdown): nobody's fault."""
+
+
+class RetryAfter(NetError):
+    """The server answered 429/503 with a Retry-After: come back after ``delay``."""
+
+    def __init__(self, who: str, url: str, reason: str, delay: timedelta) -> None:
+        self.delay = delay
+        super().__init__(who, url, reason)
 
 
 class SourceError(SyncdError):

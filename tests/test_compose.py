@@ -11,6 +11,7 @@ from pathlib import Path
 import yaml
 
 from syncd.config import load
+from syncd.kinds import TABLE
 
 ROOT = Path(__file__).parent.parent
 
@@ -48,7 +49,7 @@ def test_dockerfile_copies_what_exists_and_runs_the_daemon() -> None:
 
 def test_configs_used_by_compose_load(tmp_path: Path) -> None:
     for cfg in ("syncd.toml", "trial-wordpress.toml"):
-        c = load(ROOT / "config" / cfg)
+        c = load(ROOT / "config" / cfg, kinds=TABLE)
         assert {x.id for x in c.cities} == {"dueren", "jinhua"}
-    trial = load(ROOT / "config" / "trial-wordpress.toml")
+    trial = load(ROOT / "config" / "trial-wordpress.toml", kinds=TABLE)
     assert trial.city("jinhua").target.kind == "wordpress"

@@ -11,6 +11,7 @@ import pytest
 
 from syncd.config import Secret, _Ctx, load, parse_dataclass, parse_duration
 from syncd.errors import ConfigError
+from syncd.kinds import TABLE
 
 GOOD = """
 [storage]
@@ -44,7 +45,7 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def test_good_config_loads_with_paths_relative_to_the_file(tmp_path: Path) -> None:
-    cfg = load(write(tmp_path, GOOD))
+    cfg = load(write(tmp_path, GOOD), kinds=TABLE)
     assert [c.id for c in cfg.cities] == ["dueren", "jinhua"]
     assert cfg.storage_url() == f"sqlite:///{tmp_path.resolve()}/state/x.db"
     assert cfg.city("dueren").target.options.path == tmp_path.resolve() / "drafts/dueren"
@@ -55,7 +56,7 @@ def test_good_config_loads_with_paths_relative_to_the_file(tmp_path: Path) -> No
 
 
 def test_shipped_example_config_is_valid() -> None:
-    cfg = load(Path(__file__).parent.parent / "config" / "syncd.toml")
+    cfg = load(Path(__file__).parent.parent / "config" / "syncd.toml", kinds=TABLE)
     assert {c.id for c in cfg.cities} == {"dueren", "jinhua"}
 
 
@@ -95,7 +96,7 @@ def test_bad_config_names_file_key_and_expectation(
     assert old in GOOD
     p = write(tmp_path, GOOD.replace(old, new, 1))
     with pytest.raises(ConfigError) as info:
-        load(p)
+        load(p, kinds=TABLE)
     msg = str(info.value)
     assert str(p.resolve()) in msg
     assert key in msg
@@ -109,9 +110,9 @@ class Opts:
 
 def test_inline_secret_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="never inline"):
-        parse_dataclass(_Ctx(tmp_path / "c.toml"), "target", Opts, {"password": "hunter2"})
+        parse_dataclass(_Ctx(tmp_path / "c.toml", TABLE), "target", Opts, {"password": "hunter2"})
     s = parse_dataclass(
-        _Ctx(tmp_path / "c.toml"), "target", Opts, {"password": {"env": "SYNCD_TEST_PW"}}
+        _Ctx(tmp_path / "c.toml", TABLE), "target", Opts, {"password": {"env": "SYNCD_TEST_PW"}}
     ).password
     assert "hunter2" not in repr(s)
     with pytest.raises(ConfigError, match="SYNCD_TEST_PW is not set"):
@@ -120,12 +121,12 @@ def test_inline_secret_is_refused(tmp_path: Path) -> None:
 
 def test_unreadable_and_malformed_files(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read"):
-        load(tmp_path / "missing.toml")
+        load(tmp_path / "missing.toml", kinds=TABLE)
     with pytest.raises(ConfigError, match="not valid TOML"):
-        load(write(tmp_path, "[[cities]\nid="))
+        load(write(tmp_path, "[[cities]\nid="), kinds=TABLE)
     (tmp_path / "latin1.toml").write_bytes(b'x = "\xe9"')
     with pytest.raises(ConfigError, match="not UTF-8"):
-        load(tmp_path / "latin1.toml")
+        load(tmp_path / "latin1.toml", kinds=TABLE)
 
 
 def test_config_path_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -10,9 +10,9 @@ import pytest
 
 from syncd.config import CityConfig, Duration, HttpConfig, SourceConfig, TargetConfig
 from syncd.errors import FetchError, ParseError, RetryLater
+from syncd.net.http import PoliteClient, parse_retry_after
 from syncd.sources import SourceState
 from syncd.sources.feed import FeedSource, Options
-from syncd.sources.http import PoliteClient, parse_retry_after
 from tests.support.loopback import LoopbackServer, Reply, serve
 
 FIX = Path(__file__).parent / "fixtures" / "feeds"

@@ -17,7 +17,7 @@ IO_MODULES = (
     "argostranslate",
     "http.server",
     "syncd.store",
-    "syncd.sources.http",
+    "syncd.net.http",
     "syncd.translate.models",
 )
 

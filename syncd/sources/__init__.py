@@ -1,40 +1,39 @@
 """Where news comes from: one module per source kind behind the ``Source`` protocol.
 
-A kind module (``feed``, ``html``, ``jpage``, ``inbound``) provides:
+A kind module (``feed``, ``html``, ``jpage``, ``inbound``) provides ``Options``, a
+frozen dataclass of the kind's own config keys (validated by ``syncd.config`` from its
+annotations; defaults make keys optional), and a way to make its ``Source``; its entry
+in ``syncd.kinds.TABLE`` says what it needs and how it is made.
 
-- ``Options``: a frozen dataclass of the kind's own config keys (validated by
-  ``syncd.config`` from its annotations; defaults make keys optional);
-- ``make(source: SourceConfig, city: CityConfig, http: PoliteClient) -> Source``.
-
-Only this package and ``syncd.targets`` touch httpx.
+Only ``syncd.net``, this package and ``syncd.targets`` touch httpx. The net layer's
+errors become this source's at its boundary (``net_errors``).
 """
 
 from __future__ import annotations
 
-import importlib
-from types import ModuleType
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Protocol
 
+from ..errors import FetchCancelled, FetchError, NetCancelled, NetError, RetryAfter, RetryLater
 from ..models import FetchResult, SourceState
 
-__all__ = ["KINDS", "FetchResult", "Source", "SourceState", "kind_module", "make_source"]
-
-if TYPE_CHECKING:
-    from ..config import CityConfig, SourceConfig
-    from .http import PoliteClient
-
-#: kind name → module path. A new kind is one module and one line here.
-KINDS: dict[str, str] = {
-    "feed": "syncd.sources.feed",
-    "html": "syncd.sources.html",
-    "jpage": "syncd.sources.jpage",
-    "inbound": "syncd.sources.inbound",
-}
+__all__ = ["FetchResult", "Source", "SourceState", "net_errors"]
 
 
-def kind_module(kind: str) -> ModuleType:
-    """The module implementing ``kind``; KeyError for an unknown kind."""
-    return importlib.import_module(KINDS[kind])
+@contextmanager
+def net_errors(source_id: str) -> Iterator[None]:
+    """Requests made inside fail as the source's errors: ``RetryAfter`` becomes
+    ``RetryLater`` (with its delay), any other ``NetError`` a ``FetchError``; the
+    net layer's error is chained as the cause."""
+    try:
+        yield
+    except RetryAfter as exc:
+        raise RetryLater(source_id, exc.url, exc.reason, exc.delay) from exc
+    except NetCancelled as exc:
+        raise FetchCancelled(source_id, exc.url, exc.reason) from exc
+    except NetError as exc:
+        raise FetchError(source_id, exc.url, exc.reason) from exc
 
 
 class Source(Protocol):
@@ -54,9 +53,3 @@ class Source(Protocol):
         mark their queued messages consumed here, so a crash before it loses nothing)."""
 
     def close(self) -> None: ...
-
-
-def make_source(source: SourceConfig, city: CityConfig, http: PoliteClient) -> Source:
-    module = kind_module(source.kind)
-    result: Source = module.make(source, city, http)
-    return result

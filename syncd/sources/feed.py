@@ -23,10 +23,10 @@ from ..config import CityConfig, SourceConfig
 from ..decide import echo_evidence
 from ..errors import ParseError
 from ..models import Image, Item
+from ..net.http import PoliteClient, cache_hint
 from ..sanitize import clean_html, to_text
-from . import FetchResult, SourceState
+from . import FetchResult, SourceState, net_errors
 from .decode import decode_html
-from .http import PoliteClient, cache_hint
 
 ACCEPT = "application/rss+xml, application/atom+xml, application/rdf+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.1"
 _HARMLESS_BOZO = (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)
@@ -56,14 +56,15 @@ class FeedSource:
         pass
 
     def fetch(self, state: SourceState) -> FetchResult:
-        resp = self.http.get(
-            self.id,
-            self.url,
-            etag=state.etag,
-            last_modified=state.last_modified,
-            accept=ACCEPT,
-            max_bytes=self.options.max_bytes or None,
-        )
+        with net_errors(self.id):
+            resp = self.http.get(
+                self.id,
+                self.url,
+                etag=state.etag,
+                last_modified=state.last_modified,
+                accept=ACCEPT,
+                max_bytes=self.options.max_bytes or None,
+            )
         etag = resp.headers.get("etag") or state.etag
         last_modified = resp.headers.get("last-modified") or state.last_modified
         if resp.not_modified:

@@ -15,11 +15,11 @@ from urllib.parse import urlsplit
 
 from ..config import CityConfig, Duration, SourceConfig
 from ..errors import FetchError, SourceAlert
+from ..net.http import PoliteClient, cache_hint
 from ..sanitize import to_text
 from . import SourceState
 from .article import ArticleSpec, Entry, element_text
 from .decode import parse_date
-from .http import PoliteClient, cache_hint
 from .page import Listing, PageSource
 from .pages import LOGIN, Disallowed, Page, has_password_form
 from .selectors import canonical_url, css, regex_problem, selector_problem

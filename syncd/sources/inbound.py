@@ -23,10 +23,9 @@ from .inbound_schema import parse_item, to_item
 from .inbound_server import InboundServer, parse_listen, servers_for
 
 if TYPE_CHECKING:
-    from .http import PoliteClient  # not used: pushed items need no client
+    from ..net.http import PoliteClient  # not used: pushed items need no client
 
 __all__ = [
-    "NEEDS_STORE",
     "InboundQueue",
     "InboundServer",
     "InboundSource",
@@ -35,9 +34,6 @@ __all__ = [
     "make",
     "servers_for",
 ]
-
-#: app.py passes ``store=`` (an ``InboundQueue``) to ``make`` for kinds that say so.
-NEEDS_STORE = True
 
 
 class InboundQueue(Protocol):

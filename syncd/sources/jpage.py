@@ -37,11 +37,11 @@ from lxml import etree
 
 from ..config import CityConfig, Duration, SourceConfig
 from ..errors import FetchError, SourceAlert
+from ..net.http import PoliteClient, cache_hint
 from ..sanitize import escape, to_text
 from . import SourceState
 from .article import Article, ArticleSpec, Entry
 from .decode import parse_date
-from .http import PoliteClient, cache_hint
 from .page import Listing, PageSource
 from .pages import Disallowed, Page
 from .selectors import canonical_url, css, regex_problem, selector_problem

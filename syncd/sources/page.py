@@ -18,9 +18,9 @@ from ..config import CityConfig, SourceConfig
 from ..decide import echo_evidence
 from ..errors import FetchError, RetryLater, SourceAlert
 from ..models import Item
+from ..net.http import PoliteClient
 from . import FetchResult, SourceState
 from .article import Article, ArticleSpec, Entry, NoBody, read_article, select_body
-from .http import PoliteClient
 from .pages import LOGIN, Disallowed, PageReader, has_password_form
 from .selectors import host_filter
 

@@ -25,10 +25,11 @@ import lxml.html
 from lxml import etree
 
 from ..errors import FetchError, SourceAlert
+from . import net_errors
 from .decode import decode_html, garbled, strip_controls
 
 if TYPE_CHECKING:
-    from .http import PoliteClient
+    from ..net.http import PoliteClient
 
 ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1"
 VERIFY = "interactive verification required; not bypassed"
@@ -161,20 +162,21 @@ class PageReader:
         Raises ``Disallowed`` (robots.txt), ``SourceAlert`` (challenge, login wall,
         garbled text), ``FetchError`` / ``RetryLater``.
         """
-        if not self.http.robots_allows(self.source_id, url):
-            raise Disallowed(url)
-        resp = self.http.get(
-            self.source_id,
-            url,
-            etag=etag,
-            last_modified=last_modified,
-            accept=accept,
-            max_bytes=self.max_bytes,
-            allow_hosts=self.allow_host,
-            method=method,
-            data=data,
-            raise_for_status=False,
-        )
+        with net_errors(self.source_id):
+            if not self.http.robots_allows(self.source_id, url):
+                raise Disallowed(url)
+            resp = self.http.get(
+                self.source_id,
+                url,
+                etag=etag,
+                last_modified=last_modified,
+                accept=accept,
+                max_bytes=self.max_bytes,
+                allow_hosts=self.allow_host,
+                method=method,
+                data=data,
+                raise_for_status=False,
+            )
         new_etag = resp.headers.get("etag") or etag
         new_lm = resp.headers.get("last-modified") or last_modified
         if resp.not_modified:

@@ -1,37 +1,18 @@
 """Where drafts go: one module per target kind behind the ``Target`` protocol.
 
-A kind module (``outbox``, ``wordpress``, ``webhook``) provides:
+A kind module (``outbox``, ``wordpress``, ``webhook``) provides ``Options``, a frozen
+dataclass of the kind's own config keys, and ``make(city, http: httpx.Client | None,
+clock) -> Target``; its entry in ``syncd.kinds.TABLE`` says what it needs.
 
-- ``Options``: a frozen dataclass of the kind's own config keys;
-- ``make(city: CityConfig, http: httpx.Client | None, clock) -> Target``.
-
-Only this package and ``syncd.sources`` touch httpx.
+Only ``syncd.net``, this package and ``syncd.sources`` touch httpx; nothing here
+imports ``syncd.sources``.
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable
-from datetime import datetime
-from types import ModuleType
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from ..models import Draft, Remote, RemoteStatus
-
-if TYPE_CHECKING:
-    import httpx
-
-    from ..config import CityConfig
-
-KINDS: dict[str, str] = {
-    "outbox": "syncd.targets.outbox",
-    "webhook": "syncd.targets.webhook",
-    "wordpress": "syncd.targets.wordpress",
-}
-
-
-def kind_module(kind: str) -> ModuleType:
-    return importlib.import_module(KINDS[kind])
 
 
 class Target(Protocol):
@@ -66,11 +47,3 @@ class Target(Protocol):
     def update(self, remote: Remote, draft: Draft) -> Remote: ...
 
     def close(self) -> None: ...
-
-
-def make_target(
-    city: CityConfig, http: httpx.Client | None, clock: Callable[[], datetime]
-) -> Target:
-    module = kind_module(city.target.kind)
-    result: Target = module.make(city, http, clock)
-    return result

@@ -43,9 +43,9 @@ from .. import logs
 from ..config import CityConfig, Duration, Secret
 from ..errors import TargetAuthError, TargetRetryable
 from ..models import Draft, Remote, RemoteStatus
+from ..net.http import parse_retry_after
 from ..sanitize import clean_html
 from ..signing import ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign, signing_key
-from ..sources.http import parse_retry_after
 from ._http import credential_hash, own_client, resolve
 
 log = logs.get(__name__)

@@ -38,10 +38,10 @@ import httpx
 
 from .. import logs
 from ..config import CityConfig, Duration, HttpConfig, Secret
-from ..errors import SourceError, TargetAuthError, TargetGone, TargetRejected, TargetRetryable
+from ..errors import NetError, TargetAuthError, TargetGone, TargetRejected, TargetRetryable
 from ..models import Draft, Remote, RemoteStatus
+from ..net.http import PoliteClient, parse_retry_after
 from ..sanitize import clean_html, escape
-from ..sources.http import PoliteClient, parse_retry_after
 from ._http import credential_hash, own_client, resolve
 
 log = logs.get(__name__)
@@ -364,8 +364,8 @@ class WordPressTarget:
             return None
         image = draft.images[0]
         try:
-            data = self._image_client().get(draft.source_id, image.url, accept="image/*").content
-        except SourceError as exc:
+            data = self._image_client().get(self.id, image.url, accept="image/*").content
+        except NetError as exc:
             log.warning("wordpress-image-skipped", target=self.id, url=image.url, error=str(exc))
             return None
         kind = _image_type(data)

@@ -17,9 +17,9 @@ file, folder of files), goes through one path:
    pair are moved out and deleted. A running engine notices the change on its next
    call (``fingerprint``).
 
-Installs are serialized by a lock file. Downloads (index, packages) are ours, with
-httpx, bounded in time and size: argostranslate's own index fetch only logs a
-failure, and its download cache ignores versions.
+Installs are serialized by a lock file. Downloads (index, packages) are ours, through
+``syncd.net.download``, bounded in time and size: argostranslate's own index fetch
+only logs a failure, and its download cache ignores versions.
 
 argostranslate reads ``ARGOS_*``/``XDG_*`` once at import and creates folders under
 ``$HOME``; it is imported only here (``_argos``), pointed at a private folder.
@@ -44,7 +44,7 @@ from types import ModuleType
 from typing import Any, BinaryIO
 
 from .. import logs
-from ..errors import ModelError
+from ..errors import ModelError, NetError
 
 log = logs.get(__name__)
 
@@ -439,29 +439,12 @@ def install_file(
 
 def _stream(url: str, out: BinaryIO, *, timeout: float, max_bytes: int, what: str) -> None:
     """GET ``url`` into ``out``: bounded in time and size, redirects followed (≤ 5)."""
-    import httpx
+    from ..net.download import download  # httpx loads only when something is downloaded
 
-    from .. import __version__
-
-    headers = {"User-Agent": f"syncd/{__version__} (model installer)"}
-    client = httpx.Client(timeout=timeout, follow_redirects=True, max_redirects=5, headers=headers)
     try:
-        with client, client.stream("GET", url) as resp:
-            if resp.status_code != 200:
-                raise ModelError(f"{what} {url}: HTTP {resp.status_code}")
-            declared = resp.headers.get("Content-Length", "")
-            if declared.isdigit() and int(declared) > max_bytes:
-                raise ModelError(
-                    f"{what} {url}: {declared} bytes, more than the limit of {max_bytes}"
-                )
-            got = 0
-            for chunk in resp.iter_bytes(1 << 20):
-                got += len(chunk)
-                if got > max_bytes:
-                    raise ModelError(f"{what} {url}: more than the limit of {max_bytes} bytes")
-                out.write(chunk)
-    except httpx.HTTPError as exc:
-        raise ModelError(f"{what} {url} cannot be fetched: {exc}") from exc
+        download(url, out, timeout=timeout, max_bytes=max_bytes)
+    except NetError as exc:
+        raise ModelError(f"{what} {exc.url}: {exc.reason}") from exc
 
 
 def install_url(

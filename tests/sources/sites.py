@@ -16,7 +16,8 @@ from typing import Any
 from syncd import config as cfgmod
 from syncd.config import CityConfig, Config, Duration, HttpConfig, SourceConfig
 from syncd.errors import ConfigError
-from syncd.sources.http import PoliteClient
+from syncd.kinds import TABLE
+from syncd.net.http import PoliteClient
 from tests.support.loopback import LoopbackServer, Reply, Request
 
 FIX = Path(__file__).parent / "fixtures"
@@ -136,7 +137,7 @@ def load(
         ],
         "partnerships": [{"cities": ["dueren", "jinhua"]}],
     }
-    return cfgmod.parse(data, tmp_path / "syncd.toml")
+    return cfgmod.parse(data, tmp_path / "syncd.toml", kinds=TABLE)
 
 
 def source(config: Config, source_id: str) -> tuple[SourceConfig, CityConfig]:

@@ -31,9 +31,9 @@ from typing import Any
 import httpx
 import pytest
 
-from syncd import sources as source_kinds
 from syncd.app import App, make_app
 from syncd.errors import SourceError
+from syncd.kinds import TABLE
 from syncd.models import Item
 from syncd.sources import FetchResult, Source, SourceState
 from syncd.sources.inbound import servers_for
@@ -189,7 +189,7 @@ CONDITIONAL = ["feed", "html", "jpage"]
 
 def test_every_source_kind_is_under_contract() -> None:
     """A new kind cannot skip the contract: it needs a fixture site here."""
-    assert sorted(SITES) == sorted(source_kinds.KINDS)
+    assert sorted(SITES) == sorted(TABLE.sources)
 
 
 # ---------------------------------------------------------------------------- harness

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from syncd.net.robots import parse
 from syncd.sources.decode import decode_html, garbled, normalize_digits, parse_date
-from syncd.sources.robots import parse
 
 SH = ZoneInfo("Asia/Shanghai")
 BER = ZoneInfo("Europe/Berlin")

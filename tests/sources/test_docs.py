@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from syncd import config as cfgmod
-from syncd.sources import KINDS, kind_module
+from syncd.kinds import TABLE
 from syncd.sources.inbound import servers_for
 from syncd.sources.pages import LOGIN, VERIFY
 from syncd.store import Store
@@ -34,10 +34,10 @@ def examples(kind: str) -> list[str]:
     return re.findall(r"```toml\n(.*?)```", section(kind), re.S)
 
 
-@pytest.mark.parametrize("kind", sorted(KINDS))
+@pytest.mark.parametrize("kind", sorted(TABLE.sources))
 def test_every_option_is_documented_under_its_kind(kind: str) -> None:
     body = section(kind)
-    for f in dataclasses.fields(kind_module(kind).Options):
+    for f in dataclasses.fields(TABLE.source(kind).options):
         assert re.search(rf"^\| `{f.name}` \| .+ \| .+ \| .+ \|$", body, re.M), (
             f"{kind}.{f.name} not in the table"
         )
@@ -55,12 +55,12 @@ def test_examples_are_valid_and_every_key_is_commented(kind: str, tmp_path: Path
             assert j >= 0 and lines[j].startswith("#"), f"{kind}: no comment above {line!r}"
     city = 'id = "c"\nname = "C"\nlanguage = "zh"\ntimezone = "Asia/Shanghai"\ntarget = { kind = "outbox", path = "o" }\n'
     doc = tomllib.loads(f"[[cities]]\n{city}\n{example}")
-    cfg = cfgmod.parse(doc, tmp_path / "syncd.toml")
+    cfg = cfgmod.parse(doc, tmp_path / "syncd.toml", kinds=TABLE)
     ((_, src),) = cfg.sources()
     assert src.kind == kind
     # every option of the kind is shown in the example
     keys = {m.group(1) for m in re.finditer(r"^([a-z_]+) = ", example, re.M)}
-    missing = {f.name for f in dataclasses.fields(kind_module(kind).Options)} - keys
+    missing = {f.name for f in dataclasses.fields(TABLE.source(kind).options)} - keys
     assert not missing, f"{kind} example lacks {sorted(missing)}"
 
 
@@ -82,7 +82,9 @@ def test_the_curl_example_is_accepted(tmp_path: Path, monkeypatch: pytest.Monkey
     (example,) = examples("inbound")
     example = example.replace('listen = "127.0.0.1:8787"', 'listen = "127.0.0.1:0"')
     city = 'id = "jinhua"\nname = "金华"\nlanguage = "zh"\ntimezone = "Asia/Shanghai"\ntarget = { kind = "outbox", path = "o" }\n'
-    cfg = cfgmod.parse(tomllib.loads(f"[[cities]]\n{city}\n{example}"), tmp_path / "syncd.toml")
+    cfg = cfgmod.parse(
+        tomllib.loads(f"[[cities]]\n{city}\n{example}"), tmp_path / "syncd.toml", kinds=TABLE
+    )
     store = Store(f"sqlite:///{tmp_path}/s.db")
     (server,) = servers_for([(s, c) for c, s in cfg.sources()], store, lambda: datetime.now(UTC))
     server.start()

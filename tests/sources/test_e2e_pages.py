@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from syncd import config as cfgmod
+from syncd.kinds import TABLE
 from syncd.sources.inbound import servers_for
 from syncd.store import Store
 from tests.sources.sites import (
@@ -202,7 +203,7 @@ def test_inbound_push_becomes_a_draft_and_bad_pushes_are_counted(
     push = '{ id = "jinhua-push", kind = "inbound", interval = "1m", listen = "127.0.0.1:0", secret = { env = "JINHUA_PUSH" } }'
     config = write_config(tmp_path, "", push)
     install_models(config, argos_package_dir)
-    cfg = cfgmod.load(config)
+    cfg = cfgmod.load(config, kinds=TABLE)
     store = Store(cfg.storage_url())
     (server,) = servers_for([(s, c) for c, s in cfg.sources()], store, now)
     server.start()

@@ -19,6 +19,7 @@ import httpx
 from syncd import config as cfgmod
 from syncd.app import App, make_app
 from syncd.config import Config
+from syncd.kinds import TABLE
 from syncd.store import Store
 from syncd.sync import deliver, poll
 from tests.support.feeds import Entry, rss
@@ -119,7 +120,7 @@ def two_cities(
         ],
         "partnerships": [{"cities": ["dueren", "jinhua"]}],
     }  # fmt: skip
-    return cfgmod.parse(data, tmp_path / "syncd.toml")
+    return cfgmod.parse(data, tmp_path / "syncd.toml", kinds=TABLE)
 
 
 class Pipeline:

@@ -45,8 +45,8 @@ def wp(wordpress: Any) -> Any:
 def wp_target(wp: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Any]]:
     """Makes WordPressTargets for a test user (password via an env reference); closes them."""
     from syncd.config import Duration, Secret
-    from syncd.targets import make_target
     from syncd.targets.wordpress import Options
+    from syncd.targets.wordpress import make as make_wordpress
 
     from .factory import city
 
@@ -60,7 +60,7 @@ def wp_target(wp: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[...
             url=wp.url, user=creds.user, password=Secret(env=var), timeout=Duration(seconds=20),
             **options,
         )  # fmt: skip
-        made.append(make_target(city("wordpress", opts), None, lambda: datetime.now(UTC)))
+        made.append(make_wordpress(city("wordpress", opts), None, lambda: datetime.now(UTC)))
         return made[-1]
 
     yield make

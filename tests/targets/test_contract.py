@@ -19,7 +19,7 @@ import pytest
 
 from syncd.config import Duration, Secret
 from syncd.models import Remote, RemoteStatus
-from syncd.targets import Target, make_target, outbox, webhook
+from syncd.targets import Target, outbox, webhook
 from tests.support.webhook import WEBHOOK_SECRET, Receiver
 
 from .factory import HOSTILE_BODY, HOSTILE_MARKS, city, draft
@@ -44,7 +44,7 @@ class OutboxPlatform:
         self.folder = folder
 
     def new_target(self) -> Target:
-        return make_target(city("outbox", outbox.Options(path=self.folder)), None, clock)
+        return outbox.make(city("outbox", outbox.Options(path=self.folder)), None, clock)
 
     def count(self, marker: str) -> int:
         return len(list(self.folder.glob(f"syncd-{marker}*.json")))
@@ -74,7 +74,7 @@ class WebhookPlatform:
             url=self.receiver.url, secret=Secret(env="SYNCD_TEST_CONTRACT_SECRET"),
             timeout=Duration(seconds=5),
         )  # fmt: skip
-        return make_target(city("webhook", opts), None, clock)
+        return webhook.make(city("webhook", opts), None, clock)
 
     def count(self, marker: str) -> int:
         return 1 if self.receiver.inbox.item(marker)["state"] is not None else 0

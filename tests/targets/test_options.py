@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from syncd.config import ConfigError, Secret, parse
+from syncd.kinds import TABLE
 from syncd.targets import webhook, wordpress
 
 CITY = """
@@ -23,7 +24,7 @@ target = {target}
 
 def load(target: str, tmp_path: Path) -> object:
     data = tomllib.loads(CITY.format(target=target))
-    return parse(data, tmp_path / "syncd.toml").cities[0].target.options
+    return parse(data, tmp_path / "syncd.toml", kinds=TABLE).cities[0].target.options
 
 
 def test_wordpress_keys(tmp_path: Path) -> None:

@@ -14,8 +14,7 @@ from syncd.config import Duration, Secret
 from syncd.errors import TargetAuthError, TargetRetryable
 from syncd.models import Remote, RemoteStatus
 from syncd.signing import sign, signing_key
-from syncd.targets import make_target
-from syncd.targets.webhook import Options, WebhookTarget, webhook_id
+from syncd.targets.webhook import Options, WebhookTarget, make, webhook_id
 from tests.support.webhook import WEBHOOK_SECRET, Receiver
 
 from .factory import city, draft
@@ -36,7 +35,7 @@ def target(
     opts = Options(
         url=url, secret=Secret(env="SYNCD_TEST_WEBHOOK_SECRET"), timeout=Duration(seconds=5)
     )
-    t = make_target(city("webhook", opts), http, clock)
+    t = make(city("webhook", opts), http, clock)
     assert isinstance(t, WebhookTarget)
     return t
 

@@ -16,8 +16,8 @@ import pytest
 from syncd.config import Duration, Secret
 from syncd.errors import TargetAuthError, TargetRejected, TargetRetryable
 from syncd.models import Remote, RemoteStatus
-from syncd.targets import make_target
 from syncd.targets.wordpress import Options, WordPressTarget
+from syncd.targets.wordpress import make as make_wordpress
 
 from .factory import HOSTILE_BODY, HOSTILE_MARKS, city, draft
 
@@ -43,7 +43,7 @@ def make(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., WordPressTar
             url="https://partner.example/", user="syncdbot",
             password=Secret(env="SYNCD_TEST_WP_PASSWORD"), timeout=Duration(seconds=5), **options,  # type: ignore[arg-type]
         )  # fmt: skip
-        t = make_target(city("wordpress", opts), clients[-1], lambda: NOW)
+        t = make_wordpress(city("wordpress", opts), clients[-1], lambda: NOW)
         assert isinstance(t, WordPressTarget)
         return t
 

@@ -181,7 +181,7 @@ def test_install_from_url_and_index(
 
 def test_an_unreachable_index_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(
-        ModelError, match=r"package index http://127\.0\.0\.1:9/index\.json cannot be fetched"
+        ModelError, match=r"package index http://127\.0\.0\.1:9/index\.json: cannot be fetched"
     ):
         models.install_pair(tmp_path, "http://127.0.0.1:9/", "de", "zh", timeout=2)
 

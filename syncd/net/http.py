@@ -1,17 +1,18 @@
-"""The polite, bounded HTTP client every source shares. Contains no business logic.
+"""The polite, bounded HTTP client sources (and targets' image downloads) share.
+Contains no business logic.
 
 - every request has explicit timeouts, a total deadline (``http.deadline``: connect,
   headers and body together, however slowly a server drips) and a byte cap on the
   *decoded* body, counted as it is inflated (``inflate.py``: a gzip bomb costs at most
   ``max_bytes`` of memory; nested content codings are refused);
 - ``stop`` (a ``threading.Event``) or ``close()`` ends every request in flight within
-  ``netguard.SLICE`` seconds (``FetchCancelled``) and refuses new ones;
+  ``netguard.SLICE`` seconds (``NetCancelled``) and refuses new ones;
 - a User-Agent naming syncd, its version and the operator's contact URL;
 - redirects are followed by hand, at most ``max_redirects``, each hop checked: a hop
   stays on the requested URL's host or a host ``allow_hosts`` accepts (robots.txt may
   redirect anywhere, RFC 9309 2.3.1.2);
 - conditional GET with a stored ETag / Last-Modified: a 304 is "not modified";
-- 429/503 with Retry-After become ``RetryLater`` carrying the delay;
+- 429/503 with Retry-After become ``RetryAfter`` carrying the delay;
 - requests to any address that is not public (``netguard.is_public_address``:
   loopback, private, carrier-grade NAT, link-local, reserved, …) are refused unless
   the config allows them (``http.allow_private``), so a hostile feed cannot make syncd
@@ -25,8 +26,10 @@
 - ``raise_for_status=False`` hands back 4xx/5xx answers (size-capped like any other)
   so a caller can tell a challenge or login page from a plain error.
 
-Errors are mapped here, once, to ``FetchError`` / ``RetryLater`` / ``FetchCancelled``
-with the cause chained; URLs in their text have their user-info redacted.
+Errors are mapped here, once, to ``NetError`` / ``RetryAfter`` / ``NetCancelled``
+with the cause chained; URLs in their text have their user-info redacted. Callers map
+those to their own errors (a source's ``FetchError``, a target's ``TargetError``);
+``who`` (the first argument) names the caller in them.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ import re
 import ssl
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urljoin, urlsplit
@@ -47,7 +50,7 @@ import httpx
 
 from .. import __version__
 from ..config import HttpConfig
-from ..errors import FetchCancelled, FetchError, RetryLater
+from ..errors import NetCancelled, NetError, RetryAfter
 from ..redact import redact_text, redact_url
 from . import inflate, netguard
 from .robots import MAX_BYTES as ROBOTS_MAX_BYTES
@@ -122,8 +125,21 @@ def user_agent(contact: str) -> str:
     return f"syncd/{__version__} (+{contact})"
 
 
-def _fail(source_id: str, url: str, message: str) -> FetchError:
-    return FetchError(source_id, redact_url(url), redact_text(message))
+def _raw_chunks(resp: httpx.Response) -> Iterator[bytes]:
+    """The body as it came over the wire. A response an injected transport built
+    from bytes (``httpx.MockTransport``) holds them already and cannot be streamed
+    again; a response from the network is streamed."""
+    if resp.is_stream_consumed and hasattr(resp, "_content"):
+        yield resp.content
+        return
+    try:
+        yield from resp.iter_raw()
+    except httpx.StreamConsumed:
+        yield resp.content
+
+
+def _fail(source_id: str, url: str, message: str) -> NetError:
+    return NetError(source_id, redact_url(url), redact_text(message))
 
 
 class PoliteClient:
@@ -132,7 +148,7 @@ class PoliteClient:
     ``transport`` is for tests (MockTransport; no address check, no socket deadline);
     ``resolver`` replaces the DNS lookup (tests; ``netguard.Resolver``); ``ssl_context``
     replaces the default certificate check (tests, a private CA); ``stop``, once set,
-    ends every request in flight and refuses new ones (``FetchCancelled``), as
+    ends every request in flight and refuses new ones (``NetCancelled``), as
     ``close()`` does."""
 
     def __init__(
@@ -179,7 +195,7 @@ class PoliteClient:
         self._robots = RobotsCache(self._fetch_robots, "syncd", clock)
 
     def close(self) -> None:
-        """Ends requests in flight (``FetchCancelled``) and releases the connections."""
+        """Ends requests in flight (``NetCancelled``) and releases the connections."""
         self._closed.set()
         self._client.close()
 
@@ -212,7 +228,7 @@ class PoliteClient:
 
     def robots_allows(self, source_id: str, url: str) -> bool:
         """Whether the host's robots.txt lets syncd fetch ``url`` (always, when
-        ``http.respect_robots`` is off). Raises ``FetchError`` while robots.txt itself
+        ``http.respect_robots`` is off). Raises ``NetError`` while robots.txt itself
         cannot be had (network failure, 5xx), as RFC 9309 asks."""
         if not self.config.respect_robots:
             return True
@@ -223,9 +239,9 @@ class PoliteClient:
             raise _fail(
                 source_id, url, f"robots.txt unavailable ({exc}); not fetching the site"
             ) from exc
-        except FetchCancelled:
+        except NetCancelled:
             raise
-        except FetchError as exc:
+        except NetError as exc:
             raise _fail(source_id, url, f"robots.txt unavailable ({exc})") from exc
         if rules.crawl_delay:
             host = urlsplit(url).hostname or ""
@@ -275,11 +291,11 @@ class PoliteClient:
         data: Mapping[str, str] | None = None,
         raise_for_status: bool = True,
     ) -> Response:
-        """Fetch ``url`` (following redirects); raise ``FetchError`` for anything not
+        """Fetch ``url`` (following redirects); raise ``NetError`` for anything not
         2xx/304 unless ``raise_for_status`` is False (429/503 with Retry-After still
-        raise ``RetryLater``). A redirect may lead to ``url``'s own host or to a host
+        raise ``RetryAfter``). A redirect may lead to ``url``'s own host or to a host
         ``allow_hosts`` accepts. The whole call, redirects included and polite waits
-        excluded, must finish within ``http.deadline``. Raises ``FetchCancelled`` once
+        excluded, must finish within ``http.deadline``. Raises ``NetCancelled`` once
         the client is stopped."""
         cap = max_bytes or self.config.max_bytes
         headers = {"Accept": accept}
@@ -334,8 +350,8 @@ class PoliteClient:
         raise _fail(source_id, url, f"more than {self.config.max_redirects} redirects")
 
     @staticmethod
-    def _cancelled(source_id: str, url: str) -> FetchCancelled:
-        return FetchCancelled(source_id, redact_url(url), "stopped before the answer was complete")
+    def _cancelled(source_id: str, url: str) -> NetCancelled:
+        return NetCancelled(source_id, redact_url(url), "stopped before the answer was complete")
 
     def _finish(
         self,
@@ -352,7 +368,7 @@ class PoliteClient:
         if status in (429, 503):
             delay = parse_retry_after(headers.get("retry-after"), self._clock())
             if delay is not None:
-                raise RetryLater(
+                raise RetryAfter(
                     source_id,
                     redact_url(url),
                     f"HTTP {status}, Retry-After {int(delay.total_seconds())}s",
@@ -366,7 +382,7 @@ class PoliteClient:
         try:
             decoder = inflate.Decoder(resp.headers.get_list("content-encoding", True), cap)
             chunks: list[bytes] = []
-            for raw in resp.iter_raw():
+            for raw in _raw_chunks(resp):
                 # Our backend checks at every read; this covers injected transports.
                 netguard.check(self.halted)
                 chunks.extend(decoder.feed(raw))

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from syncd.config import Duration, HttpConfig
-from syncd.errors import FetchCancelled, FetchError
-from syncd.sources import inflate
-from syncd.sources.http import (
+from syncd.errors import NetCancelled, NetError
+from syncd.net import inflate
+from syncd.net.http import (
     MAX_CACHE_HINT,
     MAX_RETRY_AFTER,
     PoliteClient,
@@ -92,7 +92,7 @@ def test_a_compression_bomb_costs_no_more_than_the_cap(
     server.routes["/bomb"] = lambda req: Reply(200, body, {"Content-Encoding": header})
     client = make(clients, max_bytes=CAP)
     raised, peak = _peak_while(lambda: client.get("s", server.url + "/bomb"))
-    assert isinstance(raised, FetchError), raised
+    assert isinstance(raised, NetError), raised
     assert "too large" in str(raised)
     # Without the bound, one 64 KiB read inflated to 64 MiB before the cap looked.
     assert peak < 3 * CAP, f"peak {peak / MIB:.1f} MiB"
@@ -107,7 +107,7 @@ def test_nested_codings_are_refused_before_inflating(
     server.routes["/nested"] = lambda req: Reply(200, body, {"Content-Encoding": "gzip, gzip"})
     client = make(clients, max_bytes=CAP)
     raised, peak = _peak_while(lambda: client.get("s", server.url + "/nested"))
-    assert isinstance(raised, FetchError)
+    assert isinstance(raised, NetError)
     assert "nested content codings refused: gzip, gzip" in str(raised)
     assert peak < CAP
 
@@ -139,7 +139,7 @@ def test_a_plain_body_over_the_cap_without_length_is_refused(
     server: LoopbackServer, clients: list[PoliteClient]
 ) -> None:
     server.routes["/big"] = lambda req: Reply(200, iter([bytes(64 * 1024)] * 40))
-    with pytest.raises(FetchError, match="too large"):
+    with pytest.raises(NetError, match="too large"):
         make(clients, max_bytes=CAP).get("s", server.url + "/big")
 
 
@@ -150,7 +150,7 @@ def test_codings_syncd_never_asked_for_are_refused(
     server.routes["/x"] = lambda req: Reply(
         200, b"\x1b\x00\x00garbage", {"Content-Encoding": coding}
     )
-    with pytest.raises(FetchError, match=f"content coding '{coding}' is not supported"):
+    with pytest.raises(NetError, match=f"content coding '{coding}' is not supported"):
         make(clients).get("s", server.url + "/x")
 
 
@@ -160,7 +160,7 @@ def test_a_corrupt_gzip_body_is_a_fetch_error(
     server.routes["/x"] = lambda req: Reply(
         200, b"\x1f\x8bnot gzip at all", {"Content-Encoding": "gzip"}
     )
-    with pytest.raises(FetchError, match="could not be decoded: gzip"):
+    with pytest.raises(NetError, match="could not be decoded: gzip"):
         make(clients).get("s", server.url + "/x")
 
 
@@ -203,7 +203,7 @@ def test_a_dripping_body_is_abandoned_at_the_deadline(
     server.routes["/drip"] = lambda req: Reply(200, _drip(hang_up))
     client = make(clients, timeout=Duration(seconds=30), deadline=Duration(seconds=1))
     start = time.monotonic()
-    with pytest.raises(FetchError, match=r"no complete answer within 1s \(http.deadline\)"):
+    with pytest.raises(NetError, match=r"no complete answer within 1s \(http.deadline\)"):
         client.get("s", server.url + "/drip")
     assert time.monotonic() - start < 2.0
 
@@ -218,7 +218,7 @@ def test_slow_headers_are_abandoned_at_the_deadline(
     server.routes["/slow"] = slow
     client = make(clients, timeout=Duration(seconds=30), deadline=Duration(seconds=1))
     start = time.monotonic()
-    with pytest.raises(FetchError, match="http.deadline"):
+    with pytest.raises(NetError, match="http.deadline"):
         client.get("s", server.url + "/slow")
     assert time.monotonic() - start < 2.0
 
@@ -233,7 +233,7 @@ def test_the_deadline_spans_redirects(
     server.routes["/hop"] = hop
     client = make(clients, deadline=Duration(seconds=1), max_redirects=10)
     start = time.monotonic()
-    with pytest.raises(FetchError, match="http.deadline"):
+    with pytest.raises(NetError, match="http.deadline"):
         client.get("s", server.url + "/hop")
     assert time.monotonic() - start < 2.0
     assert 2 <= len(server.requests) <= 4
@@ -274,9 +274,9 @@ def test_stop_abandons_a_dripping_request_within_a_second(
     stopped = time.monotonic()
     stop.set()
     t.join(5)
-    assert isinstance(raised[0], FetchCancelled)
+    assert isinstance(raised[0], NetCancelled)
     assert ended[0] - stopped < 1.0
-    with pytest.raises(FetchCancelled):  # and no new request starts
+    with pytest.raises(NetCancelled):  # and no new request starts
         client.get("s", server.url + "/drip")
     assert len(server.requests) == 1
 
@@ -291,7 +291,7 @@ def test_close_abandons_a_request_in_flight(
     closed = time.monotonic()
     client.close()
     t.join(5)
-    assert isinstance(raised[0], FetchCancelled)
+    assert isinstance(raised[0], NetCancelled)
     assert ended[0] - closed < 1.0
 
 
@@ -307,7 +307,7 @@ def test_stop_ends_the_polite_wait_between_requests(
     stopped = time.monotonic()
     stop.set()
     t.join(5)
-    assert isinstance(raised[0], FetchCancelled)
+    assert isinstance(raised[0], NetCancelled)
     assert ended[0] - stopped < 1.0
     assert len(server.requests) == 1
 
@@ -339,12 +339,12 @@ def test_tls_names_the_host_and_the_deadline_holds_over_tls(
         base = f"https://tls.example:{srv.port}"
         assert client.get("s", base + "/ok").content == b"sicher"
         start = time.monotonic()
-        with pytest.raises(FetchError, match="http.deadline"):
+        with pytest.raises(NetError, match="http.deadline"):
             client.get("s", base + "/drip")
         assert time.monotonic() - start < 2.0
         # the certificate is checked for the name, not for the address connected
         other = make(clients, resolver=lambda host, port: ["127.0.0.1"], ssl_context=trust)
-        with pytest.raises(FetchError, match="network error: .*(?i:certificate|hostname)"):
+        with pytest.raises(NetError, match="network error: .*(?i:certificate|hostname)"):
             other.get("s", f"https://other.example:{srv.port}/ok")
     finally:
         hang_up.set()

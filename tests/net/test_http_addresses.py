@@ -11,9 +11,9 @@ from collections.abc import Iterator
 import pytest
 
 from syncd.config import Duration, HttpConfig
-from syncd.errors import FetchError, RetryLater
-from syncd.sources.http import PoliteClient
-from syncd.sources.netguard import is_public_address
+from syncd.errors import NetError, RetryAfter
+from syncd.net.http import PoliteClient
+from syncd.net.netguard import is_public_address
 from tests.support.loopback import LoopbackServer, Reply, serve
 
 
@@ -98,7 +98,7 @@ def test_a_literal_address_that_is_not_public_is_never_connected(
     clients: list[PoliteClient], host: str
 ) -> None:
     # Refused before any socket: offline, a connect attempt would be a timeout instead.
-    with pytest.raises(FetchError, match="not a public address"):
+    with pytest.raises(NetError, match="not a public address"):
         make(clients).get("s", f"http://{host}/latest/meta-data/")
 
 
@@ -110,7 +110,7 @@ def test_a_name_resolving_to_a_private_address_is_refused_at_connect(
     client = make(clients, dns)
     url = f"http://rebind.example:{server.port}/feed"
     client.check_url("s", url)  # a name passes the early check: it is judged at connect
-    with pytest.raises(FetchError, match="rebind.example resolves to 127.0.0.1"):
+    with pytest.raises(NetError, match="rebind.example resolves to 127.0.0.1"):
         client.get("s", url)
     assert server.requests == []
     assert dns.lookups == ["rebind.example"]
@@ -120,7 +120,7 @@ def test_one_private_answer_among_public_ones_refuses_the_name(
     server: LoopbackServer, clients: list[PoliteClient]
 ) -> None:
     dns = Resolver(mixed_example=["93.184.216.34", "100.100.100.200"])
-    with pytest.raises(FetchError, match="resolves to 100.100.100.200"):
+    with pytest.raises(NetError, match="resolves to 100.100.100.200"):
         make(clients, dns).get("s", f"http://mixed.example:{server.port}/")
     assert server.requests == []
 
@@ -153,7 +153,7 @@ def test_a_name_that_does_not_resolve_is_a_network_error(clients: list[PoliteCli
 
     client = PoliteClient(HttpConfig(host_delay=Duration(0)), resolver=nxdomain)
     clients.append(client)
-    with pytest.raises(FetchError, match="network error: nowhere.example: lookup failed"):
+    with pytest.raises(NetError, match="network error: nowhere.example: lookup failed"):
         client.get("s", "http://nowhere.example/feed")
 
 
@@ -173,7 +173,7 @@ def test_a_redirect_to_another_host_is_refused(
     server: LoopbackServer, clients: list[PoliteClient]
 ) -> None:
     client = make(clients, _two_hosts(server), allow_private=True)
-    with pytest.raises(FetchError, match=r"redirect to a host that is not allowed \(b.example\)"):
+    with pytest.raises(NetError, match=r"redirect to a host that is not allowed \(b.example\)"):
         client.get("s", f"http://a.example:{server.port}/feed")
     assert [r.path for r in server.requests] == ["/feed"]
     # on the same host a redirect is followed
@@ -210,14 +210,14 @@ def test_a_redirect_to_a_metadata_address_is_refused_by_the_host_rule(
     server.routes["/go"] = lambda req: Reply(302, b"", {"Location": "http://100.100.100.200/"})
     dns = Resolver(a_example=["127.0.0.1"])
     client = make(clients, dns, allow_private=True)
-    with pytest.raises(FetchError, match="redirect to a host that is not allowed"):
+    with pytest.raises(NetError, match="redirect to a host that is not allowed"):
         client.get("s", f"http://a.example:{server.port}/go")
 
 
 # ---------------------------------------------------------------------------- credentials
 
 
-def _no_secret(exc: FetchError) -> None:
+def _no_secret(exc: NetError) -> None:
     assert "secret" not in str(exc)
     assert "secret" not in exc.url
 
@@ -227,7 +227,7 @@ def test_a_failing_fetch_with_inline_credentials_does_not_show_them(
     server: LoopbackServer, clients: list[PoliteClient], status: int
 ) -> None:
     server.routes["/feed"] = lambda req: Reply(status, b"no")
-    with pytest.raises(FetchError) as info:
+    with pytest.raises(NetError) as info:
         make(clients, allow_private=True).get(
             "s", f"http://user:secret@127.0.0.1:{server.port}/feed"
         )
@@ -244,16 +244,16 @@ def test_credentials_stay_hidden_in_every_kind_of_failure(
     client = make(clients, allow_private=True, max_bytes=1024)
     base = f"http://user:p@ss:secret@127.0.0.1:{server.port}"  # a raw "@" in the password
     for path in ("/busy", "/huge", "/away"):
-        with pytest.raises(FetchError) as info:
+        with pytest.raises(NetError) as info:
             client.get("s", base + path)
         _no_secret(info.value)
-    with pytest.raises(RetryLater):
+    with pytest.raises(RetryAfter):
         client.get("s", base + "/busy")
     with serve() as gone:
         closed = f"http://user:secret@127.0.0.1:{gone.port}/feed"
-    with pytest.raises(FetchError, match="network error") as info:
+    with pytest.raises(NetError, match="network error") as info:
         client.get("s", closed)
     _no_secret(info.value)
-    with pytest.raises(FetchError, match="not a public address") as info:
+    with pytest.raises(NetError, match="not a public address") as info:
         make(clients).get("s", "http://user:secret@100.100.100.200/")
     _no_secret(info.value)
