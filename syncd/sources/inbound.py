@@ -57,7 +57,7 @@ from ..signing import (
 )
 from ..store import Store
 from . import FetchResult, SourceState
-from .decode import strip_controls
+from .decode import strip_controls, to_utc
 from .http import PoliteClient
 
 log = logs.get("syncd.sources.inbound")
@@ -202,7 +202,7 @@ def to_item(source_id: str, doc: Mapping[str, Any], tz: ZoneInfo) -> Item:
     published = None
     if doc.get("published"):
         dt = datetime.fromisoformat(str(doc["published"]).replace("Z", "+00:00"))
-        published = (dt if dt.tzinfo else dt.replace(tzinfo=tz)).astimezone(UTC)
+        published = to_utc(dt, tz)  # None when UTC cannot hold it (year 1, 9999)
     raw = strip_controls(doc.get("body_html") or "")
     body = clean_html(raw)
     if body and not body.lstrip().startswith("<"):
