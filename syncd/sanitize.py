@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import html as htmlmod
 import re
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import nh3
 
@@ -110,6 +110,31 @@ def to_text(fragment: str) -> str:
         return ""
     cleaned = nh3.clean(fragment, tags=set(), clean_content_tags=DROP_WITH_CONTENT)
     return _WS.sub(" ", htmlmod.unescape(_TAG.sub(" ", cleaned))).strip()
+
+
+_URL_CONTROLS = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def http_url(url: str | None) -> str | None:
+    """``url`` when it is an absolute http(s) URL with a host, else None.
+
+    The one test for URLs that leave syncd outside HTML (an item's link, image URLs,
+    ``source_url`` in sidecars and payloads): ``javascript:``, ``data:``,
+    ``vbscript:``, ``file:`` and the like never pass. Surrounding whitespace is
+    dropped; a URL with control characters inside is refused (browsers remove tabs
+    and newlines, so ``java\tscript:`` means ``javascript:`` to them)."""
+    if not url:
+        return None
+    url = url.strip()
+    if _URL_CONTROLS.search(url):
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # a malformed IPv6 host
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    return url
 
 
 def escape(text: str) -> str:

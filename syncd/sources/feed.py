@@ -25,7 +25,7 @@ from ..config import CityConfig, SourceConfig
 from ..decide import echo_evidence
 from ..errors import ParseError
 from ..models import Image, Item
-from ..sanitize import clean_html, to_text
+from ..sanitize import clean_html, http_url, to_text
 from . import FetchResult, SourceState
 from .decode import decode_html, rfc2822, to_utc
 from .http import PoliteClient, cache_hint
@@ -145,10 +145,11 @@ class FeedSource:
 
     def _item(self, entry: Any) -> tuple[Item, str | None]:
         """The entry as an item, and a note when its date had to be dropped."""
-        link = entry.get("link") or None
-        if link:
-            link = urljoin(self._base, link.strip())
-        key = (entry.get("id") or link or "").strip()
+        raw_link = (entry.get("link") or "").strip()
+        # Only http(s) leaves syncd: a javascript:/data:/file: link is no link, though
+        # it may still tell the entry apart (the key).
+        link = http_url(urljoin(self._base, raw_link)) if raw_link else None
+        key = (entry.get("id") or link or raw_link).strip()
         if not key:
             raise _EntryProblem("no guid and no link: cannot tell it apart from other entries")
         raw_title = entry.get("title", "")
@@ -248,7 +249,8 @@ def _images(entry: Any) -> tuple[Image, ...]:
     urls: set[str] = set()
 
     def add(url: str | None, mime: str | None, title: str | None = None) -> None:
-        if url and url.startswith(("http://", "https://")) and url not in urls:
+        url = http_url(url)
+        if url and url not in urls:
             urls.add(url)
             out.append(Image(url=url, mime=mime or None, title=title or None))
 
