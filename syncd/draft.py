@@ -3,17 +3,19 @@
 The attribution is written in the target language, names the source language and
 city, links the original, and carries syncd's marker (``syncd:<16 hex>``) as plain
 text so that it survives any sanitizer and our own drafts are recognised if they come
-back through the partner's feed (promise 4).
+back through the partner's feed (promise 4). Only http(s) URLs reach a draft: the
+source URL and image URLs of any other scheme are left out.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import replace
 
 from .config import CityConfig
 from .models import MARKER_PREFIX, Draft, Item, QualityFlag, Translation
-from .sanitize import clean_html, escape
+from .sanitize import clean_html, escape, http_url
 
 #: "machine-translated from <language>" per target language, keyed by source language.
 _FROM = {
@@ -66,7 +68,8 @@ def attribution_html(
     lang = _FROM[lk].get(source_language, source_language)
     city = escape(source_city.name_in(target_language))
     token = f"{MARKER_PREFIX}{marker}"
-    if url and url.startswith(("http://", "https://")):
+    url = http_url(url)
+    if url:
         text = _TEMPLATE[lk].format(lang=lang, city=city, url=escape(url), marker=token)
     else:
         text = _TEMPLATE_NO_URL[lk].format(lang=lang, city=city, marker=token)
@@ -93,8 +96,12 @@ def build_draft(
     source_city: CityConfig,
     target_city: CityConfig,
 ) -> Draft:
+    # The source edge already drops non-http(s) URLs; checked again here because every
+    # target receives what is built here (sidecars, payloads, CMS fields).
+    source_url = http_url(item.url)
+    images = tuple(replace(i, url=url) for i in item.images if (url := http_url(i.url)))
     attribution = attribution_html(
-        source_city.language, target_city.language, source_city, item.url, marker
+        source_city.language, target_city.language, source_city, source_url, marker
     )
     review = review_note_html(target_city.language, translation.flags)
     body = clean_html(translation.body_html + review + attribution)
@@ -102,7 +109,7 @@ def build_draft(
         marker=marker,
         source_id=item.source_id,
         source_key=item.key,
-        source_url=item.url,
+        source_url=source_url,
         source_city=source_city.id,
         source_city_name=source_city.name,
         target_city=target_city.id,
@@ -116,7 +123,7 @@ def build_draft(
         content_hash=item.content_hash(),
         version=version,
         published=item.published,
-        images=item.images,
+        images=images,
         categories=item.categories,
         pivot=translation.pivot,
         flags=translation.flags,

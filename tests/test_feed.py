@@ -226,3 +226,90 @@ def test_utf8_declared_as_latin1_is_read_as_utf8(server: LoopbackServer) -> None
     result = feed(server, "/decl").fetch(SourceState())
     assert result.items[0].title == "Düren grüßt."
     assert any("iso-8859-1" in w for w in result.warnings)
+
+
+# ------------------------------------------------------------------ hostile feeds
+
+
+def rss_items(items: str, channel: str = "") -> bytes:
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>T</title>'
+        f"<link>https://example.org/</link>{channel}{items}</channel></rss>"
+    ).encode()
+
+
+def test_dates_and_ttl_beyond_the_calendar_are_dropped_with_a_note(
+    server: LoopbackServer,
+) -> None:
+    """Year 1 or 9999 with an offset, and a <ttl> of 10**20 minutes, used to raise
+    OverflowError and fail the whole feed."""
+    body = rss_items(
+        "<item><guid>y1</guid><title>a</title><pubDate>Mon, 01 Jan 0001 00:00:00 +0100</pubDate></item>"
+        "<item><guid>y9999</guid><title>b</title><pubDate>9999-12-31T23:59:59-01:00</pubDate></item>"
+        "<item><guid>iso1</guid><title>c</title><pubDate>0001-01-01T00:00:00+01:00</pubDate></item>"
+        "<item><guid>naive1</guid><title>d</title><pubDate>0001-01-01T00:00:00</pubDate></item>"
+        "<item><guid>ok</guid><title>e</title><pubDate>Wed, 25 Nov 2026 10:00:00 +0100</pubDate></item>",
+        channel="<ttl>100000000000000000000</ttl>",
+    )
+    server.routes["/feed"] = lambda req: Reply(200, body, {"Content-Type": "application/rss+xml"})
+    result = feed(server, "/feed").fetch(SourceState())
+    dates = {i.key: i.published for i in result.items}
+    assert dates == {
+        "y1": None,
+        "y9999": None,
+        "iso1": None,
+        "naive1": None,
+        "ok": datetime(2026, 11, 25, 9, 0, tzinfo=UTC),
+    }
+    assert sum("out of range" in w for w in result.warnings) == 4
+    assert result.min_delay == timedelta(days=1)
+    assert any("<ttl>" in w and "capped" in w for w in result.warnings)
+
+
+@pytest.mark.parametrize("ttl", ["²", "1" * 5000, "-5", "20 minutes"])
+def test_a_ttl_that_is_no_number_is_ignored(server: LoopbackServer, ttl: str) -> None:
+    body = rss_items("<item><guid>a</guid><title>a</title></item>", channel=f"<ttl>{ttl}</ttl>")
+    server.routes["/feed"] = lambda req: Reply(200, body, {"Content-Type": "application/rss+xml"})
+    result = feed(server, "/feed").fetch(SourceState())
+    assert [i.key for i in result.items] == ["a"]
+    assert result.min_delay in (None, timedelta(days=1))
+    assert any("<ttl>" in w for w in result.warnings)
+
+
+def test_undefined_entities_are_read_loosely_with_a_warning(server: LoopbackServer) -> None:
+    """Real CMS feeds use HTML entities XML does not define; feedparser recovers them."""
+    body = rss_items(
+        "<item><guid>a</guid><title>Gr&auml;fin&nbsp;von D&uuml;ren</title>"
+        "<description>Stra&szlig;e&nbsp;frei</description></item>"
+    )
+    server.routes["/feed"] = lambda req: Reply(200, body, {"Content-Type": "application/rss+xml"})
+    result = feed(server, "/feed").fetch(SourceState())
+    (item,) = result.items
+    assert item.title == "Gräfin von Düren" and "Straße" in item.body_html
+    assert any("undefined entity" in w for w in result.warnings)
+
+
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"])
+@pytest.mark.parametrize("declared", ["UTF-16", ""])
+def test_utf16_and_utf32_without_bom_are_read(
+    server: LoopbackServer, codec: str, declared: str
+) -> None:
+    decl = f'<?xml version="1.0" encoding="{declared}"?>' if declared else ""
+    doc = (
+        f'{decl}<rss version="2.0"><channel><title>T</title>'
+        "<item><guid>a</guid><title>金华 grüßt Düren</title></item></channel></rss>"
+    )
+    body = doc.encode(codec)
+    server.routes["/feed"] = lambda req: Reply(200, body, {"Content-Type": "application/rss+xml"})
+    (item,) = feed(server, "/feed", "Asia/Shanghai").fetch(SourceState()).items
+    assert item.title == "金华 grüßt Düren"
+
+
+def test_what_feedparser_cannot_read_at_all_is_still_refused(server: LoopbackServer) -> None:
+    body = b'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title><item><guid>a'
+    server.routes["/cut"] = lambda req: Reply(200, body, {"Content-Type": "application/rss+xml"})
+    server.routes["/text"] = lambda req: Reply(200, b"Wartungsarbeiten &nbsp; bis 12 Uhr", {})
+    with pytest.raises(ParseError, match="not a feed|not a readable feed"):
+        feed(server, "/text").fetch(SourceState())
+    result = feed(server, "/cut").fetch(SourceState())  # the channel is there, the entry is not
+    assert result.items == () and result.warnings

@@ -2,7 +2,8 @@
 
 Charset, in this order (the first that decodes the bytes strictly wins):
 
-1. a byte-order mark (it beats everything, as in browsers);
+1. a byte-order mark (it beats everything, as in browsers); without one, UTF-16 and
+   UTF-32 are told by the NUL bytes of the first characters (XML 1.0, Appendix F);
 2. the ``charset`` of the Content-Type header;
 3. ``<meta charset>`` / ``<meta http-equiv="Content-Type">`` or the XML declaration,
    looked for in the first 4 KiB;
@@ -23,6 +24,11 @@ Dates: full-width digits and punctuation are normalized (NFKC) first; then the
 caller's ``strptime`` formats, then ISO 8601, ``2024年3月22日 10:00``,
 ``22.03.2024 10:00``, ``22. März 2024``, ``2024/03/22`` and RFC 2822. A date without
 a zone is read in the source's zone; the result is UTC.
+
+Every conversion of an outside date is total: a date that cannot be represented in
+UTC (year 1 or 9999 with an offset, a year with twenty digits) is no date, logged as
+``date-out-of-range``, never an ``OverflowError``. Use ``to_utc`` for dates read
+elsewhere (feedparser, pushed JSON).
 """
 
 from __future__ import annotations
@@ -36,6 +42,10 @@ from datetime import UTC, datetime, tzinfo
 
 import charset_normalizer
 
+from .. import logs
+
+log = logs.get(__name__)
+
 #: Declared names decoded as their superset.
 _SUPERSETS = {
     "gb2312": "gb18030",
@@ -45,8 +55,10 @@ _SUPERSETS = {
     "latin-1": "cp1252",
     "ascii": "cp1252",
 }
-_BOMS = (
+_BOMS = (  # UTF-32 first: its little-endian BOM starts with UTF-16's
     (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
     (codecs.BOM_UTF16_LE, "utf-16-le"),
     (codecs.BOM_UTF16_BE, "utf-16-be"),
 )
@@ -71,6 +83,24 @@ def _strict(content: bytes, codec: str) -> str | None:
         return content.decode(codec)
     except (UnicodeDecodeError, LookupError):
         return None
+
+
+def _sniff_wide(content: bytes) -> str | None:
+    """UTF-16/32 without a byte-order mark, from where the NUL bytes of the first two
+    characters fall (XML 1.0, Appendix F). A feed or page opens with ``<`` or
+    whitespace, and no ASCII-compatible charset has NUL bytes there."""
+    if len(content) < 4:
+        return None
+    a, b, c, d = content[:4]
+    if a == b == c == 0 and 0 < d < 0x80:
+        return "utf-32-be"
+    if b == c == d == 0 and 0 < a < 0x80:
+        return "utf-32-le"
+    if a == c == 0 and 0 < b < 0x80 and 0 < d < 0x80:
+        return "utf-16-be"
+    if b == d == 0 and 0 < a < 0x80 and 0 < c < 0x80:
+        return "utf-16-le"
+    return None
 
 
 def declared_charsets(content: bytes, headers: Mapping[str, str]) -> list[tuple[str, str]]:
@@ -99,6 +129,13 @@ def decode_html(
     for bom, codec in _BOMS:
         if content.startswith(bom):
             return content[len(bom) :].decode(codec, "replace"), codec, warnings
+    wide = _sniff_wide(content)
+    if wide is not None:
+        text = _strict(content, wide)
+        if text is None:
+            warnings.append(f"charset: {wide} without byte-order mark, with replacement characters")
+            text = content.decode(wide, "replace")
+        return text, wide, warnings
     has_non_ascii = not content.isascii()
     for where, label in declared_charsets(content, headers):
         declared = codec_name(label)
@@ -227,31 +264,53 @@ def _from_match(m: re.Match[str], order: str) -> datetime | None:
         return None
 
 
-def _to_utc(dt: datetime, tz: tzinfo) -> datetime:
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=tz)
-    return dt.astimezone(UTC)
+def to_utc(dt: datetime, tz: tzinfo) -> datetime | None:
+    """``dt`` in UTC, read in ``tz`` when it has no zone; None (and a log line) when
+    UTC cannot hold it, as for year 1 or 9999 with an offset. Never raises."""
+    try:
+        if dt.tzinfo is None:
+            dt = dt.replace(tzinfo=tz)
+        return dt.astimezone(UTC)
+    except (OverflowError, ValueError):
+        log.info("date-out-of-range", date=dt.isoformat())
+        return None
+
+
+_RFC_YEAR = re.compile(r"\d{1,2}\s+[^\W\d_]{3,}\.?\s+(\d+)")
+
+
+def rfc2822(text: str) -> datetime | None:
+    """An RFC 2822 date, naive when its zone is ``-0000`` ("unknown"); None when the
+    text is not one or names a year a datetime cannot hold. Never raises."""
+    try:
+        dt = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError, OverflowError):  # year 99999999999999999999
+        return None
+    year = _RFC_YEAR.search(text)
+    # email reads any year below 100 as two digits: "0001" would become 2001.
+    if year and len(year.group(1)) > 2 and int(year.group(1)) != dt.year:
+        return None
+    if text.rstrip().endswith("-0000"):
+        dt = dt.replace(tzinfo=None)
+    return dt
 
 
 def parse_date(text: str | None, tz: tzinfo, formats: Iterable[str] = ()) -> datetime | None:
-    """The first date found in ``text`` as UTC, or None. Local times are read in ``tz``."""
+    """The first date found in ``text`` as UTC, or None. Local times are read in ``tz``.
+    Never raises: a date UTC cannot hold is no date."""
     if not text:
         return None
     norm = normalize_digits(text)[:500]  # a date is short; cap work on hostile input
     for fmt in formats:
         try:
-            return _to_utc(datetime.strptime(norm, fmt), tz)
+            parsed = datetime.strptime(norm, fmt)
         except ValueError:
             continue
+        return to_utc(parsed, tz)
     for pattern, order in _PATTERNS:
         for m in pattern.finditer(norm):
             dt = _from_match(m, order)
             if dt is not None:
-                return _to_utc(dt, tz)
-    try:
-        dt = email.utils.parsedate_to_datetime(norm)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if norm.rstrip().endswith("-0000"):  # RFC 2822: zone unknown
-        dt = dt.replace(tzinfo=None)
-    return _to_utc(dt, tz) if 1970 <= dt.year <= 2200 else None
+                return to_utc(dt, tz)
+    dt = rfc2822(norm)
+    return to_utc(dt, tz) if dt is not None and 1970 <= dt.year <= 2200 else None

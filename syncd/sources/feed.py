@@ -1,15 +1,17 @@
 """``kind = "feed"``: RSS 0.9x/1.0/2.0 and Atom feeds, read with feedparser.
 
 feedparser gets the bytes plus the response headers (never a URL: fetching is ours,
-polite and bounded). ``bozo`` is fatal except for the two warnings that only say the
-declared encoding or content type was wrong (the feed was still read). One broken
-entry is dropped with a note; the rest of the feed goes on.
+polite and bounded). A feed that is not well-formed XML (HTML entities such as
+``&nbsp;``, a stray ``&``) is read with feedparser's loose parser and a warning; only
+a document in which feedparser finds no feed at all is refused. One broken entry is
+dropped with a note; the rest of the feed goes on. Dates and ``<ttl>`` never raise: a
+date UTC cannot hold is no date, a ``<ttl>`` beyond ``MAX_TTL`` is capped, each with a
+note.
 """
 
 from __future__ import annotations
 
 import calendar
-import email.utils
 import io
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -24,13 +26,17 @@ from ..decide import echo_evidence
 from ..errors import ParseError
 from ..models import Image, Item
 from ..net.http import PoliteClient, cache_hint
-from ..sanitize import clean_html, to_text
+from ..sanitize import clean_html, http_url, to_text
 from . import FetchResult, SourceState, net_errors
-from .decode import decode_html
+from .decode import decode_html, rfc2822, to_utc
 
 ACCEPT = "application/rss+xml, application/atom+xml, application/rdf+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.1"
 _HARMLESS_BOZO = (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)
 MAX_TITLE = 1000
+#: a longer RSS <ttl> is capped (a poll floor of months would silence the source)
+MAX_TTL = timedelta(days=1)
+#: notes about single entries' dates, at most (the rest are counted)
+MAX_DATE_NOTES = 10
 
 
 @dataclass(frozen=True)
@@ -89,28 +95,45 @@ class FeedSource:
         )
         self._base = resp.url
         warnings: list[str] = list(notes)
+        readable = bool(parsed.get("version") or parsed.entries)
         if parsed.get("bozo"):
             exc = parsed.get("bozo_exception")
             if isinstance(exc, _HARMLESS_BOZO):
                 warnings.append(f"feed read despite: {exc}")
+            elif readable:
+                # Not well-formed XML (an HTML entity such as &nbsp; that XML does not
+                # define, a stray "&"): feedparser's loose parser recovered the feed.
+                warnings.append(f"feed read loosely (not well-formed XML): {exc}")
             else:
                 raise ParseError(self.id, resp.url, f"not a readable feed: {exc}")
-        if not parsed.get("version") and not parsed.entries:
+        if not readable:
             raise ParseError(self.id, resp.url, "not a feed (no RSS or Atom root element)")
         items: list[Item] = []
         errors: list[str] = []
         seen: set[str] = set()
+        date_notes: list[str] = []
         for n, entry in enumerate(parsed.entries):
             try:
-                item = self._item(entry)
+                item, date_note = self._item(entry)
             except _EntryProblem as exc:
                 errors.append(f"entry {n + 1}: {exc}")
                 continue
+            if date_note:
+                date_notes.append(f"entry {n + 1}: {date_note}")
             if item.key in seen:
                 errors.append(f"entry {n + 1}: duplicate key {item.key!r}, kept the first")
                 continue
             seen.add(item.key)
             items.append(item)
+        warnings.extend(date_notes[:MAX_DATE_NOTES])
+        if len(date_notes) > MAX_DATE_NOTES:
+            warnings.append(
+                f"{len(date_notes) - MAX_DATE_NOTES} more entries without a usable date"
+            )
+        ttl, ttl_note = _ttl(parsed)
+        if ttl_note:
+            warnings.append(ttl_note)
+        hints = [h for h in (cache_hint(resp.headers, self.http.now()), ttl) if h is not None]
         return FetchResult(
             items=tuple(items),
             etag=etag,
@@ -118,14 +141,16 @@ class FeedSource:
             entry_errors=tuple(errors),
             warnings=tuple(warnings),
             alerts=tuple(n for n in notes if n.startswith("charset:") and "declares" in n),
-            min_delay=_cache_hint(resp.headers, parsed, self.http.now()),
+            min_delay=max(hints) if hints else None,  # the longer of HTTP caching and <ttl>
         )
 
-    def _item(self, entry: Any) -> Item:
-        link = entry.get("link") or None
-        if link:
-            link = urljoin(self._base, link.strip())
-        key = (entry.get("id") or link or "").strip()
+    def _item(self, entry: Any) -> tuple[Item, str | None]:
+        """The entry as an item, and a note when its date had to be dropped."""
+        raw_link = (entry.get("link") or "").strip()
+        # Only http(s) leaves syncd: a javascript:/data:/file: link is no link, though
+        # it may still tell the entry apart (the key).
+        link = http_url(urljoin(self._base, raw_link)) if raw_link else None
+        key = (entry.get("id") or link or raw_link).strip()
         if not key:
             raise _EntryProblem("no guid and no link: cannot tell it apart from other entries")
         raw_title = entry.get("title", "")
@@ -145,14 +170,15 @@ class FeedSource:
         body = clean_html(body_raw, self._base)
         if body and not body.lstrip().startswith("<"):
             body = f"<p>{body}</p>"
-        return Item(
+        published, date_note = _published(entry, self.tz)
+        item = Item(
             source_id=self.id,
             key=key,
             url=link,
             title=title,
             summary=to_text(summary_raw),
             body_html=body,
-            published=_published(entry, self.tz),
+            published=published,
             images=_images(entry),
             categories=tuple(
                 t
@@ -164,41 +190,55 @@ class FeedSource:
             ),
             echo_marker=echo,
         )
+        return item, date_note
 
 
 class _EntryProblem(Exception):
     """One entry is unusable; the feed goes on (internal to this module)."""
 
 
-def _published(entry: Any, tz: ZoneInfo) -> datetime | None:
-    """The entry's date in UTC; a date without zone is read in the source's zone."""
+def _published(entry: Any, tz: ZoneInfo) -> tuple[datetime | None, str | None]:
+    """The entry's date in UTC (a date without zone is read in the source's zone), and
+    a note when a date is there but unusable: unreadable, or beyond what UTC can hold
+    (year 1 or 9999 with an offset). Never raises."""
+    unusable: list[str] = []
     for field in ("published", "updated", "created"):
-        raw = entry.get(field)
+        # dict.get: feedparser's own get() maps a missing "updated" to "published",
+        # with a DeprecationWarning
+        raw = dict.get(entry, field)
         if not raw:
             continue
-        dt = _parse_date(raw)
-        if dt is not None:
-            if dt.tzinfo is None:
-                dt = dt.replace(tzinfo=tz)
-            return dt.astimezone(UTC)
-        parsed = entry.get(f"{field}_parsed")
-        if parsed:
+        dt = _parse_date(str(raw))
+        parsed = dict.get(entry, f"{field}_parsed")
+        if dt is None and parsed:
             # feedparser normalized it to UTC already; a zone-less date was taken as
             # UTC there, which is the best we can do for a format we cannot read.
-            return datetime.fromtimestamp(calendar.timegm(parsed), UTC)
-    return None
+            dt = _from_struct(parsed)
+        utc = to_utc(dt, tz) if dt is not None else None
+        if utc is not None:
+            return utc, None
+        unusable.append(str(raw)[:60])
+    if not unusable:
+        return None, None
+    return None, f"date {unusable[0]!r} unreadable or out of range; kept without a date"
+
+
+def _from_struct(parsed: Any) -> datetime | None:
+    """A feedparser ``*_parsed`` struct (UTC) as a datetime, for the years news can
+    have; None otherwise. feedparser misreads the edges of the calendar: year 1 with
+    an offset becomes year 0 (which no datetime holds), "Jan 0001" becomes year 100."""
+    try:
+        dt = datetime.fromtimestamp(calendar.timegm(parsed), UTC)
+    except (OverflowError, ValueError, OSError):
+        return None
+    return dt if 1970 <= dt.year <= 2200 else None
 
 
 def _parse_date(raw: str) -> datetime | None:
     raw = raw.strip()
-    try:
-        dt = email.utils.parsedate_to_datetime(raw)
-        # RFC 2822 "-0000" means "zone unknown": treat as local, like no zone.
-        if raw.endswith("-0000"):
-            dt = dt.replace(tzinfo=None)
+    dt = rfc2822(raw)  # "-0000" means "zone unknown": naive, read as local
+    if dt is not None:
         return dt
-    except (TypeError, ValueError, IndexError):
-        pass
     try:
         return datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
@@ -210,7 +250,8 @@ def _images(entry: Any) -> tuple[Image, ...]:
     urls: set[str] = set()
 
     def add(url: str | None, mime: str | None, title: str | None = None) -> None:
-        if url and url.startswith(("http://", "https://")) and url not in urls:
+        url = http_url(url)
+        if url and url not in urls:
             urls.add(url)
             out.append(Image(url=url, mime=mime or None, title=title or None))
 
@@ -226,16 +267,17 @@ def _images(entry: Any) -> tuple[Image, ...]:
     return tuple(out)
 
 
-def _cache_hint(headers: Any, parsed: Any, now: datetime) -> timedelta | None:
-    """The longer of the HTTP cache headers (``cache_hint``) and RSS <ttl>: a poll floor."""
-    hints = [h for h in (cache_hint(headers, now), _ttl(parsed)) if h is not None]
-    return max(hints) if hints else None
-
-
-def _ttl(parsed: Any) -> timedelta | None:
-    """RSS 2.0 ``<ttl>``: minutes the feed may be cached."""
+def _ttl(parsed: Any) -> tuple[timedelta | None, str | None]:
+    """RSS 2.0 ``<ttl>``, minutes the feed may be cached, capped at ``MAX_TTL``; and a
+    note when it was capped or is not a number. Never raises."""
     ttl = str(parsed.get("feed", {}).get("ttl") or "").strip()
-    return timedelta(minutes=int(ttl)) if ttl.isdigit() else None
+    if not ttl:
+        return None, None
+    if not (ttl.isascii() and ttl.isdigit()):
+        return None, f"<ttl> {ttl[:20]!r} is not a number of minutes; ignored"
+    if len(ttl) > 7 or timedelta(minutes=int(ttl)) > MAX_TTL:
+        return MAX_TTL, f"<ttl> {ttl[:20]} minutes capped at {MAX_TTL}"
+    return timedelta(minutes=int(ttl)), None
 
 
 def make(source: SourceConfig, city: CityConfig, http: PoliteClient) -> FeedSource:

@@ -8,14 +8,14 @@ sanitized ``Item`` with UTC dates when the source reads the queue.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..decide import echo_evidence
 from ..models import Image, Item
 from ..sanitize import clean_html, to_text
-from .decode import strip_controls
+from .decode import strip_controls, to_utc
 
 MAX_TITLE = 1000
 MAX_KEY = 1000
@@ -109,7 +109,7 @@ def to_item(source_id: str, doc: Mapping[str, Any], tz: ZoneInfo) -> Item:
     published = None
     if doc.get("published"):
         dt = datetime.fromisoformat(str(doc["published"]).replace("Z", "+00:00"))
-        published = (dt if dt.tzinfo else dt.replace(tzinfo=tz)).astimezone(UTC)
+        published = to_utc(dt, tz)  # None when UTC cannot hold it (year 1, 9999)
     raw = strip_controls(doc.get("body_html") or "")
     body = clean_html(raw)
     if body and not body.lstrip().startswith("<"):

@@ -5,17 +5,23 @@ exactly as argostranslate lays them out (so argostranslate itself can use the sa
 folder). Every install, whatever the origin (package index by language pair, URL,
 file, folder of files), goes through one path:
 
-1. the archive is checked before anything is written: a zip, under the size caps,
-   one top-level folder, no absolute or ``..`` paths, no links or special files,
-   not encrypted, not too many files;
+1. the archive is checked before anything is written: a zip, under the size caps
+   (the unpacked size at most ``Limits.ratio`` times the archive's and at most
+   ``Limits.unpacked_bytes``), one top-level folder, no absolute or ``..`` paths,
+   names and depth within bounds, no links or special files, not encrypted, not
+   too many files;
 2. it is extracted into a staging folder *inside* the models folder (same file
-   system) while counting bytes;
+   system) while counting bytes against the same cap;
 3. the package is verified: ``metadata.json`` present and consistent (codes, version,
-   type, and what the index promised), argostranslate reads it, the SentencePiece
-   model and the CTranslate2 model load and translate a word;
-4. it is moved into place with ``rename`` (atomic), and older packages of the same
-   pair are moved out and deleted. A running engine notices the change on its next
-   call (``fingerprint``).
+   type, what the index promised, and the pair its folder name claims), argostranslate
+   reads it, the SentencePiece model and the CTranslate2 model load and translate a
+   word;
+4. it is moved into place with ``rename`` (atomic) under a folder name made from its
+   metadata (``translate-de_en-1_0``), never the archive's, and older packages of the
+   same pair are moved out and deleted. A running engine notices the change on its
+   next call (``fingerprint``).
+
+A bad package is one ``ModelError``; nothing else is installed or removed.
 
 Installs are serialized by a lock file. Downloads (index, packages) are ours, through
 ``syncd.net.download``, bounded in time and size: argostranslate's own index fetch
@@ -33,10 +39,8 @@ import json
 import os
 import re
 import shutil
-import stat
 import sys
 import tempfile
-import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,24 +49,10 @@ from typing import Any, BinaryIO
 
 from .. import logs
 from ..errors import ModelError, NetError
+from .archive import DEFAULT_LIMITS, MAX_ARCHIVE_BYTES, Limits, check_archive, extract
 
 log = logs.get(__name__)
 
-MAX_ARCHIVE_BYTES = 1 << 30  # 1 GiB compressed (real packages: 60–250 MB)
-MAX_UNPACKED_BYTES = 3 << 30
-MAX_FILES = 2000
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Size caps for a package archive (a parameter, so tests can use small ones)."""
-
-    archive_bytes: int = MAX_ARCHIVE_BYTES
-    unpacked_bytes: int = MAX_UNPACKED_BYTES
-    files: int = MAX_FILES
-
-
-DEFAULT_LIMITS = Limits()
 MAX_INDEX_BYTES = 16 << 20
 MAX_METADATA_BYTES = 1 << 20
 DOWNLOAD_TIMEOUT = 60.0
@@ -70,7 +60,8 @@ PIVOT = "en"
 
 _CODE_RE = re.compile(r"^[a-z]{2,3}(?:[-_][A-Za-z]{2,4})?$")
 _VERSION_RE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z.+_-]{0,31}$")
-_FOLDER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+#: the pair a folder name claims: translate-de_en-1_0, de_en
+_FOLDER_PAIR_RE = re.compile(r"(?:^|[-_.])([a-z]{2,3})_([a-z]{2,3})(?:$|[-_.])")
 
 
 @dataclass(frozen=True)
@@ -145,6 +136,8 @@ def _read_metadata(folder: Path) -> dict[str, Any]:
         raise ModelError(f"{folder}: no metadata.json") from exc
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ModelError(f"{path}: unreadable metadata.json: {exc}") from exc
+    except RecursionError as exc:  # [[[[…]]]] nested deeper than the parser goes
+        raise ModelError(f"{path}: unreadable metadata.json: nested too deeply") from exc
     if not isinstance(data, dict):
         raise ModelError(f"{path}: metadata.json is not a JSON object")
     return data
@@ -296,84 +289,20 @@ def verify_folder(folder: Path, expect: dict[str, Any] | None = None) -> Package
     return _info(folder)
 
 
-def _check_archive(path: Path, limits: Limits) -> tuple[zipfile.ZipFile, str]:
-    max_bytes = limits.archive_bytes
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise ModelError(f"{path}: cannot read: {exc.strerror or exc}") from exc
-    if size > max_bytes:
-        raise ModelError(f"{path}: {size} bytes, more than the limit of {max_bytes}")
-    try:
-        zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise ModelError(f"{path}: not an Argos package (not a zip archive): {exc}") from exc
-    try:
-        infos = zf.infolist()
-        if not infos:
-            raise ModelError(f"{path}: empty archive")
-        if len(infos) > limits.files:
-            raise ModelError(f"{path}: {len(infos)} entries, more than {limits.files}")
-        total = sum(i.file_size for i in infos)
-        if total > limits.unpacked_bytes:
-            raise ModelError(f"{path}: unpacks to {total} bytes, more than {limits.unpacked_bytes}")
-        tops: set[str] = set()
-        seen: set[str] = set()
-        for info in infos:
-            name = info.filename
-            parts = name.rstrip("/").split("/")
-            if (
-                not name
-                or "\\" in name
-                or "\0" in name
-                or name.startswith("/")
-                or re.match(r"^[A-Za-z]:", name)
-                or any(p in ("", ".", "..") for p in parts)
-            ):
-                raise ModelError(f"{path}: unsafe path in archive: {name!r}")
-            mode = info.external_attr >> 16
-            if stat.S_IFMT(mode) not in (0, stat.S_IFREG, stat.S_IFDIR):  # 0: no type recorded
-                raise ModelError(f"{path}: links and special files are not allowed: {name!r}")
-            if info.flag_bits & 0x1:
-                raise ModelError(f"{path}: encrypted entry: {name!r}")
-            if name.rstrip("/").lower() in seen:
-                raise ModelError(f"{path}: duplicate entry: {name!r}")
-            seen.add(name.rstrip("/").lower())
-            if len(parts) == 1 and not info.is_dir():
-                raise ModelError(f"{path}: file outside the package folder: {name!r}")
-            tops.add(parts[0])
-        if len(tops) != 1:
-            raise ModelError(f"{path}: expected one top-level folder, found {sorted(tops)}")
-        top = tops.pop()
-        if not _FOLDER_RE.match(top):
-            raise ModelError(f"{path}: unsafe package folder name {top!r}")
-        if f"{top}/metadata.json" not in {i.filename for i in infos}:
-            raise ModelError(f"{path}: no {top}/metadata.json")
-        return zf, top
-    except BaseException:
-        zf.close()
-        raise
+def folder_name(info: PackageInfo) -> str:
+    """The folder a package is installed in, made from its metadata (as Argos names
+    its archives): ``translate-de_en-1_0``."""
+    version = re.sub(r"[^A-Za-z0-9_-]", "_", info.version)
+    return f"{info.name}-{version}"
 
 
-def _extract(zf: zipfile.ZipFile, dest: Path, source: Path, limits: Limits) -> None:
-    written = 0
-    for info in zf.infolist():
-        target = dest.joinpath(*info.filename.rstrip("/").split("/"))
-        if info.is_dir():
-            target.mkdir(parents=True, exist_ok=True)
-            continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            with zf.open(info) as src, open(target, "xb") as out:
-                while chunk := src.read(1 << 20):
-                    written += len(chunk)
-                    if written > limits.unpacked_bytes:
-                        raise ModelError(
-                            f"{source}: unpacks to more than {limits.unpacked_bytes} bytes"
-                        )
-                    out.write(chunk)
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError) as exc:
-            raise ModelError(f"{source}: damaged archive at {info.filename!r}: {exc}") from exc
+def _base(code: str) -> str:
+    return re.split(r"[-_]", code)[0]
+
+
+def _claimed_pair(folder: str) -> tuple[str, str] | None:
+    m = _FOLDER_PAIR_RE.search(folder)
+    return (m.group(1), m.group(2)) if m else None
 
 
 # ----------------------------------------------------------------------- installing
@@ -400,24 +329,33 @@ def _install_archive(
     expect: dict[str, Any] | None = None,
     limits: Limits = DEFAULT_LIMITS,
 ) -> PackageInfo:
-    zf, top = _check_archive(archive, limits)
+    zf, top = check_archive(archive, limits)
     with zf, _locked(models_dir):
         staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=models_dir))
         try:
-            _extract(zf, staging, archive, limits)
+            extract(zf, staging, archive, limits)
             info = verify_folder(staging / top, expect)
-            final = models_dir / top
-            old = [
-                p
-                for p in installed(models_dir)
-                if (p.from_code, p.to_code) == (info.from_code, info.to_code)
-            ]
+            claimed = _claimed_pair(top)
+            if claimed is not None and claimed != (_base(info.from_code), _base(info.to_code)):
+                raise ModelError(
+                    f"{archive}: its folder {top!r} names {claimed[0]}→{claimed[1]} but its"
+                    f" metadata.json says {info.from_code}→{info.to_code}"
+                )
+            name = folder_name(info)
+            final = models_dir / name
+            pkgs = installed(models_dir)
+            old = [p for p in pkgs if (p.from_code, p.to_code) == (info.from_code, info.to_code)]
+            if final.exists() and not any(p.path == final for p in old):
+                raise ModelError(
+                    f"{final}: already there and not a {info.from_code}→{info.to_code} package;"
+                    " not replaced (remove it by hand if it is junk)"
+                )
             if final.exists():  # same folder name: swap (a moment without the pair)
-                os.rename(final, staging / f"old-{top}")
+                os.rename(final, staging / f".old-{name}")  # "." : no archive folder
             os.rename(staging / top, final)
             for p in old:  # then retire the other versions of the pair
                 if p.path != final and p.path.exists():
-                    os.rename(p.path, staging / f"old-{p.path.name}")
+                    os.rename(p.path, staging / f".old-{p.path.name}")
             log.info("model-installed", model=info.ref, path=str(final))
             return _info(final)
         finally:

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from syncd.net.robots import parse
-from syncd.sources.decode import decode_html, garbled, normalize_digits, parse_date
+from syncd.sources.decode import decode_html, garbled, normalize_digits, parse_date, to_utc
 
 SH = ZoneInfo("Asia/Shanghai")
 BER = ZoneInfo("Europe/Berlin")
@@ -204,3 +204,39 @@ def test_hostile_wildcards_stay_fast() -> None:
 def test_impossible_offsets_are_no_date() -> None:
     assert parse_date("2024-03-22 10:00 +2599", SH) is None
     assert parse_date("2024-03-22T10:00-0330", SH) == datetime(2024, 3, 22, 13, 30, tzinfo=UTC)
+
+
+# ------------------------------------------------------ dates at the edge of the calendar
+
+EDGE_DATES = [
+    "0001-01-01T00:00:00+01:00",
+    "9999-12-31T23:59:59-01:00",
+    "0001-01-01T00:00:00",  # no zone: read in the source's zone, east of UTC
+    "Mon, 01 Jan 0001 00:00:00 +0100",
+    "Fri, 31 Dec 9999 23:59:59 -0100",
+    "Mon, 01 Jan 99999999999999999999 00:00:00 +0100",
+]
+EDGE_FORMATS = ("%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S", "%a, %d %b %Y %H:%M:%S %z")
+
+
+@pytest.mark.parametrize("text", EDGE_DATES)
+def test_dates_utc_cannot_hold_are_no_date(text: str) -> None:
+    """The source's own ``date_formats`` are tried first; year 1 with an offset used to
+    raise OverflowError there, and RFC 2822 read year 0001 as 2001."""
+    assert parse_date(text, BER, EDGE_FORMATS) is None
+    assert parse_date(text, BER) is None
+
+
+def test_to_utc_is_total() -> None:
+    assert to_utc(datetime(1, 1, 1, tzinfo=ZoneInfo("Asia/Shanghai")), BER) is None
+    assert to_utc(datetime(9999, 12, 31, 23, 0), ZoneInfo("America/New_York")) is None
+    assert to_utc(datetime(2024, 3, 22, 10, 0), SH) == datetime(2024, 3, 22, 2, 0, tzinfo=UTC)
+
+
+def test_bom_less_utf16_and_utf32_are_recognised() -> None:
+    doc = '<?xml version="1.0" encoding="UTF-16"?><rss><title>Düren 金华</title></rss>'
+    for codec in ("utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"):
+        text, found, _ = decode_html(doc.encode(codec), {}, ("cp1252",))
+        assert (text, found) == (doc, codec)
+    text, found, _ = decode_html(codecs.BOM_UTF32_LE + doc.encode("utf-32-le"), {})
+    assert (text, found) == (doc, "utf-32-le")  # not UTF-16 LE, whose BOM it starts with

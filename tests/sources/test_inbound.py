@@ -294,3 +294,13 @@ def test_a_missing_secret_fails_at_start(tmp_path: Path, monkeypatch: pytest.Mon
             servers_for([(s, c) for c, s in cfg.sources()], store, Clock())
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("published", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
+def test_a_signed_push_dated_beyond_the_calendar_has_no_date(ep: Endpoint, published: str) -> None:
+    """It used to raise OverflowError on every poll, and the source never moved on."""
+    status, _ = ep.post({**ITEM, "published": published})
+    assert status == 202
+    result = ep.source().fetch(SourceState())
+    (item,) = result.items
+    assert item.key == ITEM["key"] and item.published is None and result.entry_errors == ()

@@ -20,7 +20,7 @@ def rewrite(
     src: Path, dest: Path, change: Callable[[str, bytes], list[tuple[zipfile.ZipInfo | str, bytes]]]
 ) -> Path:
     """Copy an .argosmodel, letting ``change`` replace each entry by zero or more entries."""
-    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dest, "w") as zout:
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED) as zout:
         for info in zin.infolist():
             for new_info, data in change(info.filename, zin.read(info)):
                 zout.writestr(new_info, data)
@@ -109,6 +109,12 @@ BAD_ARCHIVES: dict[str, tuple[Callable[[str, bytes], list[tuple[zipfile.ZipInfo 
     "no model": (lambda n, d: [] if n.endswith("model.bin") else [(n, d)], "no model/model.bin"),
     "broken model": (lambda n, d: [(n, d[:1000])] if n.endswith("model.bin") else [(n, d)], "CTranslate2 model does not load"),
     "broken tokenizer": (lambda n, d: [(n, b"garbage")] if n.endswith("sentencepiece.model") else [(n, d)], "sentencepiece.model does not load"),
+    "overlong name": (lambda n, d: [(n, d), ("translate-de_en-1_0/" + "a" * 300, b"x")] if n.endswith("README.md") else [(n, d)], "too long or too deep"),
+    "deep folders": (lambda n, d: [(n, d), ("translate-de_en-1_0/" + "d/" * 2100 + "x", b"x")] if n.endswith("README.md") else [(n, d)], "too long or too deep"),
+    "deep but short": (lambda n, d: [(n, d), ("translate-de_en-1_0/" + "d/" * 12 + "x", b"x")] if n.endswith("README.md") else [(n, d)], "too long or too deep"),
+    "nested metadata": (lambda n, d: [(n, b"[" * 200_000 + b"]" * 200_000)] if n.endswith("metadata.json") else [(n, d)], "unreadable metadata.json: nested too deeply"),
+    "nested in metadata": (lambda n, d: [(n, b'{"from_code": ' + b"[" * 200_000 + b"]" * 200_000 + b"}")] if n.endswith("metadata.json") else [(n, d)], "unreadable metadata.json: nested too deeply"),
+    "padded 1000:1": (lambda n, d: [(n, d), ("translate-de_en-1_0/pad.bin", b"\0" * (24 << 20))] if n.endswith("README.md") else [(n, d)], r"unpacks to \d+ bytes, more than \d+ \(10 times the archive"),
 }  # fmt: skip
 
 
@@ -202,3 +208,47 @@ def test_the_index_must_deliver_what_it_promised(
         expect = {"from_code": "de", "to_code": "en", "package_version": "1.0"}
         with pytest.raises(ModelError, match="package_version is '0.9', the index says '1.0'"):
             models.install_url(tmp_path / "m", base + wrong.name, expect=expect)
+
+
+def renamed(src: Path, dest: Path, folder: str) -> Path:
+    """The package with its top-level folder renamed (metadata.json unchanged)."""
+    return rewrite(src, dest, lambda n, d: [(folder + n[n.index("/") :], d)])
+
+
+def test_a_folder_name_that_disagrees_with_the_metadata_is_refused(
+    models_dir: Path, argos_packages: dict[tuple[str, str], Path], tmp_path: Path
+) -> None:
+    """de→en packed in en→zh's folder used to replace and delete the installed en→zh."""
+    liar = renamed(
+        argos_packages[("de", "en")], tmp_path / "liar.argosmodel", "translate-en_zh-1_0"
+    )
+    before = {p.ref: p.stamp for p in models.installed(models_dir)}
+    with pytest.raises(ModelError, match="names en→zh but its metadata.json says de→en"):
+        models.install_file(models_dir, liar)
+    assert {p.ref: p.stamp for p in models.installed(models_dir)} == before
+    assert sorted(p.name for p in models_dir.iterdir() if p.name.startswith(".")) == [".lock"]
+
+
+def test_packages_are_installed_under_a_name_made_from_their_metadata(
+    models_dir: Path, argos_packages: dict[tuple[str, str], Path], tmp_path: Path
+) -> None:
+    odd = renamed(argos_packages[("de", "en")], tmp_path / "odd.argosmodel", "my-model")
+    (info,) = models.install_file(models_dir, odd)
+    assert info.path == models_dir / "translate-de_en-1_0"
+    assert not (models_dir / "my-model").exists()
+    assert len(models.installed(models_dir)) == 4
+
+
+def test_a_foreign_folder_in_the_way_is_not_replaced(
+    models_dir: Path, argos_packages: dict[tuple[str, str], Path], tmp_path: Path
+) -> None:
+    newer = argosgen.build_package(tmp_path / "new", "de", "en", argosgen.DE_EN, version="1.1")
+    squatter = models_dir / "translate-de_en-1_1"
+    squatter.mkdir()
+    (squatter / "notes.txt").write_text("an editor's notes")
+    with pytest.raises(ModelError, match="already there and not a de→en package"):
+        models.install_file(models_dir, newer)
+    assert (squatter / "notes.txt").read_text() == "an editor's notes"
+    assert [p.ref for p in models.installed(models_dir) if p.from_code == "de"] == [
+        "translate-de_en@1.0"
+    ]
