@@ -65,8 +65,11 @@ class App:
         rand: Callable[[], float] = random.random,
         kinds: Table = TABLE,
         owned: list[_Closeable] | None = None,
+        stop: threading.Event | None = None,
     ) -> None:
         self.config = config
+        #: set on shutdown: the client ends requests in flight, passes stop between items
+        self.stop = stop or threading.Event()
         self.store = store
         self.target_http = target_http
         self.clock = clock
@@ -87,7 +90,7 @@ class App:
         with self._lock:
             if self._http is None:
                 self._http = PoliteClient(
-                    self.config.http, transport=self._transport, clock=self.clock
+                    self.config.http, transport=self._transport, clock=self.clock, stop=self.stop
                 )
                 self._owned.append(self._http)
             return self._http
@@ -185,17 +188,31 @@ def make_app(
     clock: Callable[[], datetime] | None = None,
     rand: Callable[[], float] | None = None,
     kinds: Table = TABLE,
+    owner: str | None = None,
+    create: bool = True,
 ) -> App:
     """Assemble an App. Parts not given are built from ``config``: the store now (with
     ``scratch``, a throwaway one in memory: nothing is recorded), the client and the
-    translator on first use."""
+    translator on first use.
+
+    ``owner`` names the command that runs passes over the state (``run``, ``sync``): it
+    takes the state's owner lock (one process per state) and may create the store
+    (``create``, the default for library use); the CLI's other commands pass
+    ``create=False`` and open an existing store only."""
     if store is not None and scratch:
         raise ValueError("make_app: give a store or ask for a scratch one, not both")
     owned: list[_Closeable] = []
     try:
         if store is None:
-            store = Store(SCRATCH_STORE if scratch else config.storage_url(), clock=clock)
+            store = Store(
+                SCRATCH_STORE if scratch else config.storage_url(),
+                clock=clock,
+                create=scratch or create,
+                busy_timeout=config.storage.busy_timeout.total_seconds(),
+            )
             owned.append(store)
+            if owner is not None and not scratch:
+                store.claim(owner)
         return App(
             config,
             store,

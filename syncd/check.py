@@ -21,7 +21,7 @@ def run_checks(app: App) -> tuple[list[str], list[str]]:
     """(problems, notes): what would stop syncd, one line each; and what is fine but
     worth saying (a store not created yet, a schema the next run upgrades)."""
     cfg, kinds = app.config, app.kinds
-    problems, notes = probe(cfg.storage_url())
+    problems, notes = probe(cfg.storage_url(), cfg.storage.busy_timeout.total_seconds())
     p = writable_problem(cfg.resolve_path(cfg.models.dir))
     if p:
         problems.append(f"models: {p}")

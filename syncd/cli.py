@@ -29,14 +29,22 @@ def _load(ctx: click.Context) -> Config:
     return cfg
 
 
-def _app(ctx: click.Context, cfg: Config, *, scratch: bool = False, translate: bool = False) -> App:
+def _app(
+    ctx: click.Context,
+    cfg: Config,
+    *,
+    scratch: bool = False,
+    translate: bool = False,
+    owner: str | None = None,
+) -> App:
     """The command's parts from ``make_app``; ``scratch``: records nothing (an in-memory
     store); ``translate``: build the translator now, so a bad glossary stops the
-    command before any work (other commands never build one)."""
+    command before any work (other commands never build one); ``owner``: the command
+    runs passes, so it owns the state (one process per state) and may create it."""
     from .app import make_app
 
     try:
-        app = make_app(cfg, scratch=scratch)
+        app = make_app(cfg, scratch=scratch, owner=owner, create=owner is not None)
     except SyncdError as exc:
         raise click.ClickException(str(exc)) from exc
     if translate:
@@ -48,7 +56,19 @@ def _app(ctx: click.Context, cfg: Config, *, scratch: bool = False, translate: b
     return app
 
 
-@click.group()
+class _Group(click.Group):
+    """Every expected failure (``SyncdError``) of any command is one line on stderr and
+    exit code 1, never a traceback: a locked or damaged store, a refused lock, a bad
+    model file. Bugs still show their traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except SyncdError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+@click.group(cls=_Group)
 @click.version_option(__version__, prog_name="syncd")
 @click.option(
     "--config",
@@ -85,7 +105,7 @@ def run(ctx: click.Context) -> None:
     from .daemon import Daemon
 
     cfg = _load(ctx)
-    app = _app(ctx, cfg, translate=True)
+    app = _app(ctx, cfg, translate=True, owner="run")
     try:
         code = Daemon(app).run_forever()
     finally:
@@ -100,7 +120,7 @@ def sync_cmd(ctx: click.Context) -> None:
     from . import sync
 
     cfg = _load(ctx)
-    app = _app(ctx, cfg, translate=True)
+    app = _app(ctx, cfg, translate=True, owner="sync")
     failed = 0
     try:
         results = [sync.poll(app, s.id) for _c, s in cfg.sources() if s.enabled]

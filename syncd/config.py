@@ -94,6 +94,8 @@ class HttpConfig:
 @dataclass(frozen=True)
 class StorageConfig:
     url: str = "sqlite:///state/syncd.db"
+    #: how long a write waits for another writer before "locked by another process"
+    busy_timeout: Duration = field(default_factory=lambda: Duration(seconds=10))
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,8 @@ class SyncConfig:
     retry_base: Duration = field(default_factory=lambda: Duration(minutes=1))
     retry_cap: Duration = field(default_factory=lambda: Duration(hours=6))
     max_poll_delay: Duration = field(default_factory=lambda: Duration(days=31))
+    #: threads the daemon polls on: sources never wait for each other
+    workers: int = 4
 
 
 @dataclass(frozen=True)

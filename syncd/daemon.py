@@ -3,10 +3,16 @@
 - Each source's job is a one-shot date trigger at the source's ``next_poll_at`` from
   the store, re-armed after every run: interval, jitter, backoff and Retry-After all
   come from ``decide.next_poll`` and survive a restart.
-- Jobs run on one worker thread (SQLite has one writer; translation uses every core
-  anyway), with ``max_instances=1`` and ``coalesce``: a source never overlaps itself.
+- Jobs run on a bounded pool of ``sync.workers`` threads with ``max_instances=1``
+  and ``coalesce``: sources never wait for each other (a slow server holds only its
+  own source, and every request has a total deadline), and a source never overlaps
+  itself. Deliveries (translation, which uses every core, and the pushes) run one
+  at a time under one lock.
+- A job that crashes (a bug, or the store failing) is logged with its traceback and
+  re-armed with backoff, never in a tight loop.
 - A ``deliver`` job every minute carries retries and items whose models arrived.
-- First SIGTERM/SIGINT: finish the current item, stop, exit 0. Second: stop at once.
+- First SIGTERM/SIGINT: requests in flight are abandoned (the client is stopped),
+  the current item is finished, exit 0 within seconds. Second: stop at once.
 """
 
 from __future__ import annotations
@@ -22,13 +28,18 @@ from typing import Any
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from . import logs, sync
+from . import decide, logs, sync
 from .app import App
 from .config import CityConfig, SourceConfig
 
 log = logs.get("syncd.daemon")
 
 DELIVER_EVERY = timedelta(minutes=1)
+
+
+def _pushed_every(cfg: SourceConfig) -> timedelta:
+    """Pushed items wait in the store's queue: look at it often (at least every 10 s)."""
+    return max(timedelta(seconds=10), cfg.interval)
 
 
 class RunState(enum.StrEnum):
@@ -42,12 +53,14 @@ class Daemon:
     def __init__(self, app: App) -> None:
         self.app = app
         self.state = RunState.STOPPED
-        self.stop_event = threading.Event()
+        self.stop_event = app.stop  # also stops the HTTP client's requests in flight
         self._signals = 0
         self._servers: list[Any] = []
+        self._deliver_lock = threading.Lock()
+        self._crashes: dict[str, int] = {}
         self.scheduler = BackgroundScheduler(
             timezone="UTC",
-            executors={"default": ThreadPoolExecutor(1)},
+            executors={"default": ThreadPoolExecutor(max(1, app.config.sync.workers))},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         )
 
@@ -56,32 +69,49 @@ class Daemon:
     def _poll_job(self, source_id: str) -> None:
         if self.stop_event.is_set():
             return
+        crashed = False
         try:
             sync.poll(self.app, source_id)
             if not self.stop_event.is_set():
-                sync.deliver(self.app, [source_id], stop=self.stop_event)
+                with self._deliver_lock:
+                    sync.deliver(self.app, [source_id], stop=self.stop_event)
         except Exception:
-            # a bug in one source's run must not end the daemon (promise 5); it is
-            # logged loudly with its traceback and the source is tried again later
+            # a bug in one source's run, or the store failing, must not end the daemon
+            # (promise 5): logged loudly with its traceback, tried again with backoff
             log.exception("job-crashed", source=source_id)
+            crashed = True
         finally:
-            self._arm(source_id)
+            self._arm(source_id, crashed=crashed)
 
     def _deliver_job(self) -> None:
         if self.stop_event.is_set():
             return
         try:
-            sync.deliver(self.app, stop=self.stop_event)
+            with self._deliver_lock:
+                sync.deliver(self.app, stop=self.stop_event)
         except Exception:
             log.exception("job-crashed", job="deliver")
 
-    def _arm(self, source_id: str) -> None:
+    def _arm(self, source_id: str, *, crashed: bool = False) -> None:
         if self.stop_event.is_set():
             return
-        city, _cfg = self.app.source_config(source_id)
-        row = self.app.store.source(source_id, city.id)
+        _city, cfg = self.app.source_config(source_id)
         now = self.app.clock()
-        when = row.next_poll_at if row.next_poll_at and row.next_poll_at > now else now
+        when = now
+        try:
+            row = self.app.store.source(source_id, _city.id)
+            if row.next_poll_at and row.next_poll_at > now:
+                when = row.next_poll_at
+        except Exception:
+            log.exception("job-crashed", source=source_id, step="arm")
+            crashed = True
+        crashes = self._crashes.get(source_id, 0) + 1 if crashed else 0
+        self._crashes[source_id] = crashes
+        if crashes:  # what the store could not record: back off here, never spin
+            cap = self.app.config.sync.max_poll_delay
+            when = max(when, now + decide.backoff(crashes, cfg.interval, cap, self.app.rand()))
+        elif self.app.kinds.source(cfg.kind).pushed:
+            when = now + _pushed_every(cfg)
         self.scheduler.add_job(
             self._poll_job,
             "date",
@@ -112,13 +142,13 @@ class Daemon:
         for _city, s in self.app.config.sources():
             if not s.enabled:
                 continue
-            if not self.app.kinds.source(s.kind).pushed:
-                self._arm(s.id)
-            else:  # pushed items wait in the store: look at the queue often
+            if self.app.kinds.source(s.kind).pushed:  # look at the queue at once
                 self.scheduler.add_job(
-                    self._poll_job, "interval", seconds=max(10, int(s.interval.total_seconds())),
-                    args=[s.id], id=f"poll:{s.id}", next_run_time=self.app.clock(),
+                    self._poll_job, "date", run_date=self.app.clock(), args=[s.id],
+                    id=f"poll:{s.id}", replace_existing=True,
                 )  # fmt: skip
+            else:
+                self._arm(s.id)
         self.scheduler.add_job(
             self._deliver_job, "interval", seconds=DELIVER_EVERY.total_seconds(), id="deliver"
         )

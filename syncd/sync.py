@@ -41,6 +41,7 @@ from . import decide, logs
 from .decide import Action
 from .draft import build_draft
 from .errors import (
+    FetchCancelled,
     ModelMissing,
     RetryLater,
     SourceAlert,
@@ -139,6 +140,8 @@ def poll(app: App, source_id: str) -> PollResult:
         d = decide.poll_succeeded(row, result, known, partners, policy, now, app.rand())
     except StoreError:
         raise
+    except FetchCancelled as exc:  # syncd is stopping: not the source's fault, not recorded
+        return PollResult(source_id, False, str(exc))
     except SourceError as exc:
         return _record_failure(app, row, policy, now, _failure(exc))
     except Exception as exc:

@@ -32,6 +32,14 @@ def server() -> Iterator[LoopbackServer]:
 
 
 @pytest.fixture(autouse=True)
+def _close_feed_clients() -> Iterator[None]:
+    from tests.support.feedsource import close_clients
+
+    yield
+    close_clients()
+
+
+@pytest.fixture(autouse=True)
 def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """argostranslate reads XDG_* and HOME: keep every test away from the real ones."""
     home = tmp_path / "home"

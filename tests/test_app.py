@@ -15,9 +15,9 @@ from syncd.daemon import Daemon
 from syncd.errors import ConfigError
 from syncd.kinds import TABLE
 from syncd.store import Store
+from tests.support.cli import cli
 from tests.support.configs import feed_source, write_config
 from tests.support.loopback import LoopbackServer
-from tests.test_e2e import cli
 
 #: a glossary that cannot be read: whatever builds the translator fails on it
 BROKEN_GLOSSARY = """
@@ -48,6 +48,10 @@ def test_make_app_builds_the_translator_and_the_client_on_first_use(
 
 def test_status_and_retry_never_build_a_translator(tmp_path: Path, server: LoopbackServer) -> None:
     config = broken_glossary_config(tmp_path, server)
+    r = cli(config, "status")  # no command that says so created the store yet
+    assert r.exit_code == 1 and "does not exist yet" in r.output, r.output
+    assert not (tmp_path / "state").exists()
+    Store(f"sqlite:///{tmp_path}/state/syncd.db").close()
     r = cli(config, "status")
     assert r.exit_code == 0, r.output
     assert "dueren-news (feed, dueren): never polled" in r.output
@@ -113,7 +117,7 @@ def test_the_daemon_asks_each_kind_how_it_is_scheduled_and_what_it_serves(
         triggers = {j.id: type(j.trigger).__name__ for j in daemon.scheduler.get_jobs()}
         assert triggers == {
             "poll:dueren-news": "DateTrigger",  # polled: follows the stored next poll
-            "poll:jinhua-push": "IntervalTrigger",  # pushed: looks at the queue often
+            "poll:jinhua-push": "DateTrigger",  # pushed: re-armed every interval (>= 10 s)
             "deliver": "IntervalTrigger",
         }
         (endpoint,) = daemon._servers

@@ -11,8 +11,8 @@ from syncd.draft import build_draft
 from syncd.models import Draft, Image, Item, Translation
 from syncd.sanitize import http_url
 from syncd.sources import SourceState
+from tests.support.feedsource import feed
 from tests.support.loopback import LoopbackServer, Reply, serve
-from tests.test_feed import feed
 
 SCHEMES = [
     "javascript:alert(1)",

@@ -8,49 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from syncd.config import CityConfig, Duration, HttpConfig, SourceConfig, TargetConfig
+from syncd.config import CityConfig, Duration, SourceConfig, TargetConfig
 from syncd.errors import FetchError, ParseError, RetryLater
-from syncd.net.http import PoliteClient, parse_retry_after
+from syncd.net.http import parse_retry_after
 from syncd.sources import SourceState
 from syncd.sources.feed import FeedSource, Options
+from tests.support.feedsource import NOW, client, feed
 from tests.support.loopback import LoopbackServer, Reply, serve
 
 FIX = Path(__file__).parent / "fixtures" / "feeds"
-NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
-
-
-def http_config(**kw: object) -> HttpConfig:
-    base: dict[str, object] = {
-        "allow_private": True,
-        "host_delay": Duration(0),
-        "timeout": Duration(seconds=5),
-    }
-    base.update(kw)
-    return HttpConfig(**base)  # type: ignore[arg-type]
-
-
-_clients: list[PoliteClient] = []
-
-
-@pytest.fixture(autouse=True)
-def _close_clients() -> Iterator[None]:
-    yield
-    while _clients:
-        _clients.pop().close()
-
-
-def client(**http_kw: object) -> PoliteClient:
-    c = PoliteClient(http_config(**http_kw), clock=lambda: NOW)
-    _clients.append(c)
-    return c
-
-
-def feed(
-    server: LoopbackServer, path: str, tz: str = "Europe/Berlin", **http_kw: object
-) -> FeedSource:
-    city = CityConfig("dueren", "Düren", "de", tz, (), TargetConfig("outbox"))
-    src = SourceConfig("s1", "feed", Duration(minutes=15), url=server.url + path, options=Options())
-    return FeedSource(src, city, client(**http_kw))
 
 
 @pytest.fixture

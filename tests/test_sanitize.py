@@ -11,8 +11,8 @@ import pytest
 from syncd.nesting import bound
 from syncd.sanitize import MAX_DEPTH, TAGS, clean_html, to_text
 from syncd.sources import SourceState
+from tests.support.feedsource import feed
 from tests.support.loopback import LoopbackServer, Reply, serve
-from tests.test_feed import feed
 
 
 @pytest.fixture

@@ -221,7 +221,7 @@ def _sqlite_pragmas(busy_timeout: float, dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-def probe(url: str) -> tuple[list[str], list[str]]:
+def probe(url: str, busy_timeout: float = 10.0) -> tuple[list[str], list[str]]:
     """Look at a store without changing anything (for ``syncd check``).
 
     Returns (problems, notes): problems stop syncd from working (no driver, a damaged,
@@ -259,7 +259,7 @@ def probe(url: str) -> tuple[list[str], list[str]]:
         if not os.access(path, os.W_OK) or not os.access(path.parent, os.W_OK):
             problems.append(f"{where}: not writable (permissions of {path} or its folder)")
         ro_url = f"sqlite:///file:{path}?mode=ro&uri=true"
-        engine = sa.create_engine(ro_url)
+        engine = sa.create_engine(ro_url, connect_args={"timeout": busy_timeout})
         if problems:
             engine.dispose()
             return problems, []
