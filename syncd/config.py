@@ -34,6 +34,7 @@ DEFAULT_INDEX_URL = "https://raw.githubusercontent.com/argosopentech/argospm-ind
 LANGUAGES = {"de": "German", "zh": "Chinese", "zh-Hant": "Chinese (Traditional)", "en": "English"}
 
 _DURATION_RE = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+_LISTEN_RE = re.compile(r"^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$")
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
 
@@ -128,6 +129,17 @@ class TranslateConfig:
 
 
 @dataclass(frozen=True)
+class WebConfig:
+    #: "host:port" of the daemon's web front door (desk, inbound pushes, /healthz,
+    #: /metrics); empty: no listener
+    listen: str = ""
+    #: path prefix a reverse proxy serves syncd under (e.g. "/syncd")
+    root_path: str = ""
+    #: addresses whose X-Forwarded-For/-Proto headers are trusted (the proxy's)
+    forwarded_allow_ips: str = "127.0.0.1"
+
+
+@dataclass(frozen=True)
 class LogConfig:
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["text", "json"] = "text"
@@ -180,6 +192,7 @@ class Config:
     sync: SyncConfig = field(default_factory=SyncConfig)
     translate: TranslateConfig = field(default_factory=TranslateConfig)
     log: LogConfig = field(default_factory=LogConfig)
+    web: WebConfig = field(default_factory=WebConfig)
 
     @property
     def base_dir(self) -> Path:
@@ -458,6 +471,7 @@ def parse(data: dict[str, Any], path: Path, *, kinds: KindSpecs) -> Config:
         "sync": SyncConfig,
         "translate": TranslateConfig,
         "log": LogConfig,
+        "web": WebConfig,
     }
     allowed = set(sections) | {"cities", "partnerships"}
     for k in data:
@@ -466,6 +480,9 @@ def parse(data: dict[str, Any], path: Path, *, kinds: KindSpecs) -> Config:
     parts = {
         name: parse_dataclass(ctx, name, cls, data.get(name, {})) for name, cls in sections.items()
     }
+    listen = parts["web"].listen
+    if listen and not _LISTEN_RE.match(listen):
+        ctx.fail("web.listen", f'expected "host:port" such as "127.0.0.1:8080", got {listen!r}')
     raw_cities = data.get("cities")
     if not isinstance(raw_cities, list) or not raw_cities:
         ctx.fail("cities", "expected at least one [[cities]] table")

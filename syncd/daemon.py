@@ -138,6 +138,7 @@ class Daemon:
             for problem in self.app.translator.missing(*route):
                 log.warning("model-missing", route=f"{route[0]}->{route[1]}", problem=problem)
         self._start_servers()
+        self._start_web()
         self.scheduler.start()
         for _city, s in self.app.config.sources():
             if not s.enabled:
@@ -166,6 +167,27 @@ class Daemon:
             for server in self.app.kinds.source(kind).servers(group, self.app):
                 server.start()
                 self._servers.append(server)
+
+    def _start_web(self) -> None:
+        """The web front door, when ``[web] listen`` is set (one listener, one process)."""
+        web = self.app.config.web
+        if not web.listen:
+            return
+        from .web import WebContext, WebServer, make_web_app
+
+        ctx = WebContext(
+            self.app,
+            run_state=lambda: self.state.value,
+            scheduler_alive=lambda: bool(self.scheduler.running),
+        )
+        server = WebServer(
+            make_web_app(ctx),
+            web.listen,
+            root_path=web.root_path,
+            forwarded_allow_ips=web.forwarded_allow_ips,
+        )
+        server.start()
+        self._servers.append(server)
 
     def stop(self) -> None:
         self.state = RunState.STOPPING
