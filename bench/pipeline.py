@@ -64,7 +64,7 @@ def main() -> None:
     from syncd.config import load
     from syncd.kinds import TABLE
     from syncd.sanitize import clean_html
-    from syncd.translate import models
+    from syncd.translate import packages as models
     from tests.support.argosgen import standard_packages
     from tests.support.configs import feed_source, write_config
     from tests.support.feeds import Entry, rss

@@ -71,7 +71,7 @@ def packages(work: Path) -> Path:
 
 
 def install(work: Path) -> Path:
-    from syncd.translate import models
+    from syncd.translate import packages as models
 
     built = packages(work)
     target = work / f"models-{built.name.split('-', 1)[1]}"
@@ -178,7 +178,7 @@ def mode_raw(models_dir: Path, items: list[list[list[str]]], beam: int) -> dict[
     import sentencepiece as spm
 
     from syncd.translate import engine as eng
-    from syncd.translate import models
+    from syncd.translate import packages as models
 
     cfg = ModelsConfig(beam_size=beam, max_batch_tokens=BATCH_TOKENS[0])
     legs = models.route(models.installed(models_dir), "de", "zh") or []
@@ -216,7 +216,7 @@ def mode_raw(models_dir: Path, items: list[list[list[str]]], beam: int) -> dict[
 
 
 def mode_memory(models_dir: Path, items: list[list[list[str]]], beam: int) -> dict[str, Any]:
-    from syncd.translate import models
+    from syncd.translate import packages as models
 
     engine = _engine(models_dir, beam)
     engine.translate([])

@@ -248,7 +248,7 @@ def models_install(
 ) -> None:
     """Install models: by language pair from the index (e.g. `de zh`, pivot legs
     included), from --url, or from --file."""
-    from .translate import models as m
+    from .translate import packages as m
 
     cfg = _load(ctx)
     target = cfg.resolve_path(cfg.models.dir)
@@ -279,7 +279,7 @@ def models_install(
 @click.pass_context
 def models_list(ctx: click.Context, as_json: bool) -> None:
     """Show installed models: pair, version, size."""
-    from .translate import models as m
+    from .translate import packages as m
 
     cfg = _load(ctx)
     pkgs = m.installed(cfg.resolve_path(cfg.models.dir))
@@ -300,7 +300,7 @@ def models_list(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def models_remove(ctx: click.Context, from_code: str, to_code: str) -> None:
     """Remove the installed model for FROM_CODE -> TO_CODE."""
-    from .translate import models as m
+    from .translate import packages as m
 
     cfg = _load(ctx)
     try:

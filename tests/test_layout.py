@@ -18,7 +18,7 @@ IO_MODULES = (
     "http.server",
     "syncd.store",
     "syncd.net.http",
-    "syncd.translate.models",
+    "syncd.translate.packages",
 )
 
 

@@ -5,7 +5,7 @@
 - ``segment``  HTML → blocks → sentences and back (pure);
 - ``glossary`` terms to mask and restore (pure);
 - ``checks``   quality flags for editors (pure);
-- ``models``   installing, listing and removing Argos packages.
+- ``packages`` installing, listing and removing Argos packages (``archive``: checking them).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Contains no business logic: the caps (``Limits``), the checks that need only the
 zip's directory (sizes, names, depth, links, encryption, one top-level folder), and
 extraction that counts what it writes against the same cap. Used by
-``translate.models``, which installs.
+``translate.packages``, which installs.
 """
 
 from __future__ import annotations

@@ -42,8 +42,9 @@ from .. import logs
 from ..config import ModelsConfig
 from ..errors import ModelMissing, SyncdError, TranslateError
 from ..models import Translation
-from . import TranslationMemory, TranslationRequest, checks, models
+from . import TranslationMemory, TranslationRequest, checks
 from . import glossary as gl
+from . import packages as pkg
 from . import plan as pl
 from . import segment as seg
 
@@ -59,7 +60,7 @@ RETRY_REPETITION_PENALTY = 1.3
 
 @dataclass
 class _Loaded:
-    info: models.PackageInfo
+    info: pkg.PackageInfo
     translator: Any  # ctranslate2.Translator
 
 
@@ -87,18 +88,18 @@ class ArgosEngine:
         self.stats: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._seen: tuple[tuple[str, str], ...] | None = None
-        self._packages: list[models.PackageInfo] = []
+        self._packages: list[pkg.PackageInfo] = []
         self._loaded: dict[tuple[Path, str], _Loaded] = {}
         self._opencc: dict[str, Any] = {}
 
     # ---------------------------------------------------------------- packages
 
-    def _refresh(self) -> list[models.PackageInfo]:
+    def _refresh(self) -> list[pkg.PackageInfo]:
         """Notice installed, updated and removed packages (no restart needed)."""
         with self._lock:
-            seen = models.fingerprint(self.models_dir)
+            seen = pkg.fingerprint(self.models_dir)
             if seen != self._seen:
-                self._packages = models.installed(self.models_dir)
+                self._packages = pkg.installed(self.models_dir)
                 current = {(p.path, p.stamp) for p in self._packages}
                 for key in [k for k in self._loaded if k not in current]:
                     log.info("model-unloaded", path=str(key[0]))
@@ -106,14 +107,14 @@ class ArgosEngine:
                 self._seen = seen
             return self._packages
 
-    def _load(self, info: models.PackageInfo) -> _Loaded:
+    def _load(self, info: pkg.PackageInfo) -> _Loaded:
         key = (info.path, info.stamp)
         with self._lock:
             if key not in self._loaded:
                 self._loaded[key] = self._open(info)
             return self._loaded[key]
 
-    def _open(self, info: models.PackageInfo) -> _Loaded:
+    def _open(self, info: pkg.PackageInfo) -> _Loaded:
         import ctranslate2
 
         _limit_malloc_arenas()
@@ -139,9 +140,9 @@ class ArgosEngine:
 
     def missing(self, source_language: str, target_language: str) -> list[str]:
         packages = self._refresh()
-        if models.code_of(source_language) == models.code_of(target_language):
+        if pkg.code_of(source_language) == pkg.code_of(target_language):
             return []
-        if models.route(packages, source_language, target_language) is not None:
+        if pkg.route(packages, source_language, target_language) is not None:
             return []
         return [_missing(source_language, target_language).args[0]]
 
@@ -157,8 +158,8 @@ class ArgosEngine:
         packages = self._refresh()
         plans: list[pl.Plan | TranslateError] = []
         for req in requests:
-            src, dst = models.code_of(req.source_language), models.code_of(req.target_language)
-            legs = [] if src == dst else models.route(packages, src, dst)
+            src, dst = pkg.code_of(req.source_language), pkg.code_of(req.target_language)
+            legs = [] if src == dst else pkg.route(packages, src, dst)
             if legs is None:
                 plans.append(_missing(req.source_language, req.target_language))
             else:
@@ -212,9 +213,7 @@ class ArgosEngine:
                     if problems:
                         j.problem = ", ".join(problems)
 
-    def _leg(
-        self, info: models.PackageInfo, texts: Sequence[str]
-    ) -> tuple[dict[str, str], set[str]]:
+    def _leg(self, info: pkg.PackageInfo, texts: Sequence[str]) -> tuple[dict[str, str], set[str]]:
         """Translate distinct texts with one package, using and feeding the memory."""
         uniq = list(dict.fromkeys(texts))
         done = {t: t for t in uniq if not pl.has_words(t)}  # only placeholders and punctuation
@@ -338,11 +337,11 @@ def _missing(source_language: str, target_language: str) -> ModelMissing:
     return ModelMissing(
         source_language,
         target_language,
-        f"install it with: {models.install_command(source_language, target_language)}",
+        f"install it with: {pkg.install_command(source_language, target_language)}",
     )
 
 
-def _tokenizer(info: models.PackageInfo) -> Any:
+def _tokenizer(info: pkg.PackageInfo) -> Any:
     """A package's SentencePiece model, loaded for one leg and then dropped: it loads
     in ~15 ms but holds ~12 MB (50k pieces), which four idle directions should not."""
     import sentencepiece as spm
@@ -350,7 +349,7 @@ def _tokenizer(info: models.PackageInfo) -> Any:
     return spm.SentencePieceProcessor(model_file=str(info.path / "sentencepiece.model"))
 
 
-def _decode_pieces(info: models.PackageInfo, sp: Any, pieces: Sequence[str]) -> str:
+def _decode_pieces(info: pkg.PackageInfo, sp: Any, pieces: Sequence[str]) -> str:
     text: str = sp.decode_pieces(list(pieces)).replace("\u2581", " ")
     prefix = info.target_prefix
     if prefix and text.startswith(prefix):

@@ -31,7 +31,7 @@ from . import glossary as gl
 from . import segment as seg
 
 if TYPE_CHECKING:
-    from .models import PackageInfo
+    from .packages import PackageInfo
 
 #: ``convert(opencc_config, text)``: Simplified ⇄ Traditional Chinese
 Convert = Callable[[str, str], str]

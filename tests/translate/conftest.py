@@ -6,19 +6,19 @@ from pathlib import Path
 
 import pytest
 
-from syncd.translate import models
+from syncd.translate import packages
 
 
 @pytest.fixture(scope="session")
 def installed_models(argos_package_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The four tiny packages installed once; tests that change models use ``models_dir``."""
     target = tmp_path_factory.mktemp("installed") / "models"
-    models.install_file(target, argos_package_dir)
+    packages.install_file(target, argos_package_dir)
     return target
 
 
 @pytest.fixture
 def models_dir(argos_package_dir: Path, tmp_path: Path) -> Path:
     target = tmp_path / "models"
-    models.install_file(target, argos_package_dir)
+    packages.install_file(target, argos_package_dir)
     return target

@@ -12,7 +12,7 @@ from syncd.config import ModelsConfig
 from syncd.errors import ModelMissing, TranslateError
 from syncd.models import QualityFlag, Translation
 from syncd.store import Store
-from syncd.translate import TranslationRequest, models
+from syncd.translate import TranslationRequest, packages
 from syncd.translate import glossary as gl
 from syncd.translate.engine import ArgosEngine
 from tests.support import argosgen
@@ -140,7 +140,7 @@ def test_missing_models_name_the_install_command_then_work_once_installed(
     ]
     (result,) = engine.translate([request("de", "zh", "Hallo Welt.")])
     assert isinstance(result, ModelMissing) and "syncd models install de zh" in str(result)
-    models.install_file(tmp_path / "models", argos_package_dir)  # no restart
+    packages.install_file(tmp_path / "models", argos_package_dir)  # no restart
     assert engine.missing("de", "zh") == []
     assert one(engine, request("de", "zh", "Hallo Welt.")).title == "你好世界。"
 
@@ -168,10 +168,10 @@ def test_updated_and_removed_models_are_used_without_restart(
     newer = argosgen.build_package(
         tmp_path / "new", "de", "en", {**argosgen.DE_EN, "▁Welt": "▁earth"}, version="1.1"
     )
-    models.install_file(models_dir, newer)
+    packages.install_file(models_dir, newer)
     t = one(engine, request("de", "en", "Hallo Welt."))
     assert (t.title, t.packages) == ("Hello earth.", ("translate-de_en@1.1",))
-    models.remove(models_dir, "de", "en")
+    packages.remove(models_dir, "de", "en")
     (gone,) = engine.translate([request("de", "en", "Hallo Welt.")])
     assert isinstance(gone, ModelMissing)
 
@@ -212,10 +212,10 @@ def test_memory_retranslates_only_changed_sentences(installed_models: Path, tmp_
 def broken_placeholder_engine(tmp_path: Path) -> ArgosEngine:
     """de→en whose model turns ⟦ into [: every placeholder comes back broken."""
     target = tmp_path / "models"
-    models.install_file(
+    packages.install_file(
         target, argosgen.build_package(tmp_path / "p", "de", "en", {**argosgen.DE_EN, "⟦": "["})
     )
-    models.install_file(target, argosgen.build_package(tmp_path / "p", "en", "zh", argosgen.EN_ZH))
+    packages.install_file(target, argosgen.build_package(tmp_path / "p", "en", "zh", argosgen.EN_ZH))
     return ArgosEngine(target, CONFIG, glossary=GLOSSARY)
 
 
@@ -257,7 +257,7 @@ def test_repetition_loops_are_retried_then_cut_and_flagged(tmp_path: Path) -> No
         "▁sechs": "▁no",
     }
     target = tmp_path / "models"
-    models.install_file(
+    packages.install_file(
         target, argosgen.build_package(tmp_path / "p", "de", "en", {**argosgen.DE_EN, **words})
     )
     engine = ArgosEngine(target, CONFIG)

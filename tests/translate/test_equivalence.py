@@ -19,7 +19,7 @@ import pytest
 
 from syncd.config import ModelsConfig
 from syncd.models import Translation
-from syncd.translate import TranslationRequest, models
+from syncd.translate import TranslationRequest, packages
 from syncd.translate.engine import ArgosEngine
 from tests.support import argosgen
 
@@ -69,7 +69,7 @@ def offline_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
     built = argosgen.standard_packages(tmp_path_factory.mktemp("sbd-packages"), with_minisbd=True)
     target = tmp_path_factory.mktemp("sbd") / "models"
     for path in built.values():
-        models.install_file(target, path)
+        packages.install_file(target, path)
     return target
 
 

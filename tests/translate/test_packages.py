@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from syncd.errors import ModelError
-from syncd.translate import models
+from syncd.translate import packages
 from tests.support import argosgen
 
 
@@ -33,22 +33,22 @@ def keep(name: str, data: bytes) -> list[tuple[zipfile.ZipInfo | str, bytes]]:
 
 def test_install_list_and_route(tmp_path: Path, argos_package_dir: Path) -> None:
     target = tmp_path / "models"
-    got = models.install_file(target, argos_package_dir)
+    got = packages.install_file(target, argos_package_dir)
     assert sorted((p.from_code, p.to_code) for p in got) == [
         ("de", "en"),
         ("en", "de"),
         ("en", "zh"),
         ("zh", "en"),
     ]
-    listed = models.installed(target)
+    listed = packages.installed(target)
     assert [(p.name, p.version) for p in listed][0] == ("translate-de_en", "1.0")
     assert all(p.size_bytes > 100_000 and p.path.parent == target for p in listed)
-    assert [p.ref for p in models.route(listed, "de", "zh-Hant") or []] == [
+    assert [p.ref for p in packages.route(listed, "de", "zh-Hant") or []] == [
         "translate-de_en@1.0",
         "translate-en_zh@1.0",
     ]
-    assert [p.ref for p in models.route(listed, "zh", "en") or []] == ["translate-zh_en@1.0"]
-    assert models.route(listed, "de", "fr") is None
+    assert [p.ref for p in packages.route(listed, "zh", "en") or []] == ["translate-zh_en@1.0"]
+    assert packages.route(listed, "de", "fr") is None
     assert sorted(os.listdir(target)) == [".lock"] + sorted(
         p.path.name for p in listed
     )  # no staging left
@@ -68,14 +68,14 @@ def test_the_layout_is_argostranslates(models_dir: Path) -> None:
 
 def test_an_update_replaces_the_old_version(models_dir: Path, tmp_path: Path) -> None:
     newer = argosgen.build_package(tmp_path / "new", "de", "en", argosgen.DE_EN, version="1.1")
-    before = models.fingerprint(models_dir)
-    (info,) = models.install_file(models_dir, newer)
+    before = packages.fingerprint(models_dir)
+    (info,) = packages.install_file(models_dir, newer)
     assert info.ref == "translate-de_en@1.1"
-    assert [p.ref for p in models.installed(models_dir) if p.from_code == "de"] == [
+    assert [p.ref for p in packages.installed(models_dir) if p.from_code == "de"] == [
         "translate-de_en@1.1"
     ]
-    assert models.fingerprint(models_dir) != before
-    (again,) = models.install_file(models_dir, newer)  # same folder name: swapped in place
+    assert packages.fingerprint(models_dir) != before
+    (again,) = packages.install_file(models_dir, newer)  # same folder name: swapped in place
     assert again.stamp != info.stamp
 
 
@@ -83,11 +83,11 @@ def test_remove(models_dir: Path) -> None:
     with pytest.raises(
         ModelError, match="no installed package for de→zh; de→zh is served through English"
     ):
-        models.remove(models_dir, "de", "zh")
-    (gone,) = models.remove(models_dir, "en", "zh")
+        packages.remove(models_dir, "de", "zh")
+    (gone,) = packages.remove(models_dir, "en", "zh")
     assert gone.ref == "translate-en_zh@1.0" and not gone.path.exists()
     with pytest.raises(ModelError, match="no installed package for en→zh$"):
-        models.remove(models_dir, "en", "zh-Hant")
+        packages.remove(models_dir, "en", "zh-Hant")
 
 
 def zip_entry(name: str, mode: int) -> zipfile.ZipInfo:
@@ -126,9 +126,9 @@ def test_unsafe_or_broken_archives_are_refused(
     bad = rewrite(argos_packages[("de", "en")], tmp_path / "bad.argosmodel", change)
     target = tmp_path / "models"
     with pytest.raises(ModelError, match=reason) as info:
-        models.install_file(target, bad)
+        packages.install_file(target, bad)
     assert "bad.argosmodel" in str(info.value) or "translate-de_en-1_0" in str(info.value)
-    assert models.installed(target) == []
+    assert packages.installed(target) == []
     assert not (tmp_path / "evil.txt").exists() and not Path("/tmp/evil.txt").exists()
     assert not target.exists() or [p.name for p in target.iterdir()] == [".lock"]  # nothing left
 
@@ -139,19 +139,19 @@ def test_not_a_zip_and_size_caps(
     junk = tmp_path / "junk.argosmodel"
     junk.write_bytes(b"not a zip")
     with pytest.raises(ModelError, match="junk.argosmodel: not an Argos package"):
-        models.install_file(tmp_path / "m", junk)
-    small = models.Limits(unpacked_bytes=1000)
+        packages.install_file(tmp_path / "m", junk)
+    small = packages.Limits(unpacked_bytes=1000)
     with pytest.raises(ModelError, match="unpacks to .* more than 1000"):
-        models.install_file(tmp_path / "m", argos_packages[("de", "en")], limits=small)
-    tiny = models.Limits(archive_bytes=1000)
+        packages.install_file(tmp_path / "m", argos_packages[("de", "en")], limits=small)
+    tiny = packages.Limits(archive_bytes=1000)
     with pytest.raises(ModelError, match="more than the limit of 1000"):
-        models.install_file(tmp_path / "m", argos_packages[("de", "en")], limits=tiny)
-    few = models.Limits(files=2)
+        packages.install_file(tmp_path / "m", argos_packages[("de", "en")], limits=tiny)
+    few = packages.Limits(files=2)
     with pytest.raises(ModelError, match="entries, more than 2"):
-        models.install_file(tmp_path / "m", argos_packages[("de", "en")], limits=few)
+        packages.install_file(tmp_path / "m", argos_packages[("de", "en")], limits=few)
     (tmp_path / "empty").mkdir()
     with pytest.raises(ModelError, match="empty: no .argosmodel files"):
-        models.install_file(tmp_path / "m", tmp_path / "empty")
+        packages.install_file(tmp_path / "m", tmp_path / "empty")
 
 
 def test_a_zip_bomb_is_stopped_by_the_declared_size(tmp_path: Path) -> None:
@@ -162,7 +162,7 @@ def test_a_zip_bomb_is_stopped_by_the_declared_size(tmp_path: Path) -> None:
     bomb = tmp_path / "bomb.argosmodel"
     bomb.write_bytes(buf.getvalue())
     with pytest.raises(ModelError, match="unpacks to"):
-        models.install_file(tmp_path / "m", bomb, limits=models.Limits(unpacked_bytes=1 << 20))
+        packages.install_file(tmp_path / "m", bomb, limits=packages.Limits(unpacked_bytes=1 << 20))
 
 
 def test_install_from_url_and_index(
@@ -170,18 +170,18 @@ def test_install_from_url_and_index(
 ) -> None:
     target = tmp_path / "models"
     with argosgen.serve_index(argos_packages.values()) as base:
-        (one,) = models.install_url(target, base + "translate-zh_en-1_0.argosmodel")
+        (one,) = packages.install_url(target, base + "translate-zh_en-1_0.argosmodel")
         assert one.ref == "translate-zh_en@1.0"
         with pytest.raises(ModelError, match="HTTP 404"):
-            models.install_url(target, base + "nothing.argosmodel")
+            packages.install_url(target, base + "nothing.argosmodel")
         with pytest.raises(ModelError, match="more than the limit of 100$"):
-            models.install_url(target, base + "translate-zh_en-1_0.argosmodel", max_bytes=100)
-        pair = models.install_pair(target, base, "de", "zh-Hant")
+            packages.install_url(target, base + "translate-zh_en-1_0.argosmodel", max_bytes=100)
+        pair = packages.install_pair(target, base, "de", "zh-Hant")
         assert [p.ref for p in pair] == ["translate-de_en@1.0", "translate-en_zh@1.0"]
-        again = models.install_pair(target, base, "zh", "en")  # already installed: kept
+        again = packages.install_pair(target, base, "zh", "en")  # already installed: kept
         assert again == [one]
         with pytest.raises(ModelError, match="has no de→fr package, nor de→en and en→fr"):
-            models.install_pair(target, base, "de", "fr")
+            packages.install_pair(target, base, "de", "fr")
     assert [p.name for p in target.iterdir() if p.name.startswith(".download")] == []
 
 
@@ -189,7 +189,7 @@ def test_an_unreachable_index_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(
         ModelError, match=r"package index http://127\.0\.0\.1:9/index\.json: cannot be fetched"
     ):
-        models.install_pair(tmp_path, "http://127.0.0.1:9/", "de", "zh", timeout=2)
+        packages.install_pair(tmp_path, "http://127.0.0.1:9/", "de", "zh", timeout=2)
 
 
 def test_the_index_must_deliver_what_it_promised(
@@ -207,7 +207,7 @@ def test_the_index_must_deliver_what_it_promised(
     with argosgen.serve_index([wrong]) as base:
         expect = {"from_code": "de", "to_code": "en", "package_version": "1.0"}
         with pytest.raises(ModelError, match="package_version is '0.9', the index says '1.0'"):
-            models.install_url(tmp_path / "m", base + wrong.name, expect=expect)
+            packages.install_url(tmp_path / "m", base + wrong.name, expect=expect)
 
 
 def renamed(src: Path, dest: Path, folder: str) -> Path:
@@ -222,10 +222,10 @@ def test_a_folder_name_that_disagrees_with_the_metadata_is_refused(
     liar = renamed(
         argos_packages[("de", "en")], tmp_path / "liar.argosmodel", "translate-en_zh-1_0"
     )
-    before = {p.ref: p.stamp for p in models.installed(models_dir)}
+    before = {p.ref: p.stamp for p in packages.installed(models_dir)}
     with pytest.raises(ModelError, match="names en→zh but its metadata.json says de→en"):
-        models.install_file(models_dir, liar)
-    assert {p.ref: p.stamp for p in models.installed(models_dir)} == before
+        packages.install_file(models_dir, liar)
+    assert {p.ref: p.stamp for p in packages.installed(models_dir)} == before
     assert sorted(p.name for p in models_dir.iterdir() if p.name.startswith(".")) == [".lock"]
 
 
@@ -233,10 +233,10 @@ def test_packages_are_installed_under_a_name_made_from_their_metadata(
     models_dir: Path, argos_packages: dict[tuple[str, str], Path], tmp_path: Path
 ) -> None:
     odd = renamed(argos_packages[("de", "en")], tmp_path / "odd.argosmodel", "my-model")
-    (info,) = models.install_file(models_dir, odd)
+    (info,) = packages.install_file(models_dir, odd)
     assert info.path == models_dir / "translate-de_en-1_0"
     assert not (models_dir / "my-model").exists()
-    assert len(models.installed(models_dir)) == 4
+    assert len(packages.installed(models_dir)) == 4
 
 
 def test_a_foreign_folder_in_the_way_is_not_replaced(
@@ -247,8 +247,8 @@ def test_a_foreign_folder_in_the_way_is_not_replaced(
     squatter.mkdir()
     (squatter / "notes.txt").write_text("an editor's notes")
     with pytest.raises(ModelError, match="already there and not a de→en package"):
-        models.install_file(models_dir, newer)
+        packages.install_file(models_dir, newer)
     assert (squatter / "notes.txt").read_text() == "an editor's notes"
-    assert [p.ref for p in models.installed(models_dir) if p.from_code == "de"] == [
+    assert [p.ref for p in packages.installed(models_dir) if p.from_code == "de"] == [
         "translate-de_en@1.0"
     ]
