@@ -169,16 +169,11 @@ def _writes_nothing(options: Any) -> tuple[Path, ...]:
 # ------------------------------------------------------------------------ sources
 
 
-@dataclass(frozen=True)
-class PolledKind:
-    """A source syncd polls through the shared client (feed, html, jpage)."""
+class _OptionsChecks:
+    """What every source kind answers the same way: its option check, its secrets
+    (every ``Secret`` in its options) and their problems for ``syncd check``."""
 
-    name: str
-    options: type
-    build: Callable[[SourceConfig, CityConfig, PoliteClient], Source]
-    validate: Callable[[SourceConfig, Any], tuple[str, str] | None] = _no_options_check
-    needs: frozenset[Service] = frozenset({Service.HTTP})
-    pushed: bool = False
+    validate: Callable[[SourceConfig, Any], tuple[str, str] | None]
 
     def check_options(self, source: SourceConfig, options: Any) -> tuple[str, str] | None:
         return self.validate(source, options)
@@ -188,6 +183,18 @@ class PolledKind:
 
     def check(self, options: Any) -> list[str]:
         return secret_problems(self.secrets(options))
+
+
+@dataclass(frozen=True)
+class PolledKind(_OptionsChecks):
+    """A source syncd polls through the shared client (feed, html, jpage)."""
+
+    name: str
+    options: type
+    build: Callable[[SourceConfig, CityConfig, PoliteClient], Source]
+    validate: Callable[[SourceConfig, Any], tuple[str, str] | None] = _no_options_check
+    needs: frozenset[Service] = frozenset({Service.HTTP})
+    pushed: bool = False
 
     def make(self, source: SourceConfig, city: CityConfig, services: Services) -> Source:
         return self.build(source, city, services.http)
@@ -199,7 +206,7 @@ class PolledKind:
 
 
 @dataclass(frozen=True)
-class PushedKind:
+class PushedKind(_OptionsChecks):
     """The partner pushes items to an endpoint the daemon runs; they wait in the
     store's queue until the source's next look (inbound)."""
 
@@ -213,15 +220,6 @@ class PushedKind:
     ]
     needs: frozenset[Service] = frozenset({Service.QUEUE, Service.ENDPOINT, Service.CLOCK})
     pushed: bool = True
-
-    def check_options(self, source: SourceConfig, options: Any) -> tuple[str, str] | None:
-        return self.validate(source, options)
-
-    def secrets(self, options: Any) -> Mapping[str, Secret]:
-        return secrets_of(options)
-
-    def check(self, options: Any) -> list[str]:
-        return secret_problems(self.secrets(options))
 
     def make(self, source: SourceConfig, city: CityConfig, services: Services) -> Source:
         return self.build(source, city, services.store)

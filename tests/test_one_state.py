@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +16,7 @@ import pytest
 from tests.support.cli import DE_ITEM, drafts, install_models, serve_feeds
 from tests.support.configs import feed_source, write_config
 from tests.support.loopback import LoopbackServer
+from tests.support.sqlite_lock import exclusive_lock
 
 
 def syncd(config: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -49,26 +49,8 @@ def sqlite_locked(config: Path) -> Iterator[Path]:
     """Another process holds an exclusive lock on the state's SQLite file."""
     assert syncd(config, "sync").returncode in (0, 1)  # creates the store
     db = config.parent / "state" / "syncd.db"
-    holder = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(f"""
-            import sqlite3, time
-            c = sqlite3.connect({str(db)!r}, isolation_level=None)
-            c.execute("PRAGMA locking_mode=EXCLUSIVE")
-            c.execute("BEGIN EXCLUSIVE")
-            c.execute("INSERT INTO counters VALUES ('x', 'y', 1)")
-            print("locked", flush=True)
-            time.sleep(60)
-        """)],
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+    with exclusive_lock(db):
         yield db
-    finally:
-        holder.kill()
-        holder.wait()
-        if holder.stdout is not None:
-            holder.stdout.close()
 
 
 def test_a_locked_store_is_one_line_naming_it_from_sync_status_and_check(

@@ -6,7 +6,6 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
-import textwrap
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from syncd.intents import (
 )
 from syncd.models import DeliveryState, Image, Item, QualityFlag, Translation
 from syncd.store import SCHEMA_VERSION, Store
+from tests.support.sqlite_lock import exclusive_lock
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
@@ -241,35 +241,10 @@ def test_a_locked_database_is_a_store_error_naming_the_store(tmp_path: Path) -> 
     s = store(tmp_path)
     s.close()
     db = tmp_path / "state" / "syncd.db"
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            textwrap.dedent(
-                f"""
-                import sqlite3, sys, time
-                c = sqlite3.connect({str(db)!r}, isolation_level=None)
-                c.execute("PRAGMA locking_mode=EXCLUSIVE")
-                c.execute("BEGIN EXCLUSIVE")
-                c.execute("INSERT INTO counters VALUES ('x', 'y', 1)")
-                print("locked", flush=True)
-                time.sleep(30)
-                """
-            ),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+    with exclusive_lock(db):
         with pytest.raises(StoreError, match=r"syncd\.db: locked by another process") as info:
             Store(f"sqlite:///{db}", busy_timeout=0.2)
         assert isinstance(info.value.__cause__, sa.exc.OperationalError)
-    finally:
-        holder.kill()
-        holder.wait()
-        if holder.stdout is not None:
-            holder.stdout.close()
 
 
 def test_a_full_disk_is_a_store_error(tmp_path: Path) -> None:

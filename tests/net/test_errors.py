@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import subprocess
 import sys
-from collections.abc import Iterator
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
 
@@ -18,19 +17,13 @@ from syncd.net.download import download
 from syncd.net.http import PoliteClient
 from syncd.sources import SourceState
 from syncd.sources.feed import FeedSource
-from tests.support.loopback import LoopbackServer, Reply, serve
+from tests.support.loopback import LoopbackServer, Reply
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
 
 def answer(status: int, headers: dict[str, str] | None = None) -> httpx.MockTransport:
     return httpx.MockTransport(lambda request: httpx.Response(status, headers=headers))
-
-
-@pytest.fixture
-def server() -> Iterator[LoopbackServer]:
-    with serve() as s:
-        yield s
 
 
 def test_client_failures_are_net_errors_not_source_errors() -> None:

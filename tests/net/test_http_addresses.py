@@ -6,7 +6,6 @@ on loopback; names are resolved by an injected resolver (no DNS in tests)."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 
 import pytest
 
@@ -29,14 +28,6 @@ class Resolver:
         with self._lock:
             self.lookups.append(host)
         return self.answers[host]
-
-
-@pytest.fixture
-def clients() -> Iterator[list[PoliteClient]]:
-    made: list[PoliteClient] = []
-    yield made
-    for c in made:
-        c.close()
 
 
 def make(

@@ -33,14 +33,6 @@ MIB = 1024 * 1024
 TLS = Path(__file__).parent.parent / "fixtures" / "tls"  # self-signed for tls.example, 100 y
 
 
-@pytest.fixture
-def clients() -> Iterator[list[PoliteClient]]:
-    made: list[PoliteClient] = []
-    yield made
-    for c in made:
-        c.close()
-
-
 def make(clients: list[PoliteClient], **kw: object) -> PoliteClient:
     opts: dict[str, object] = {"allow_private": True, "host_delay": Duration(0)}
     ctor = {k: kw.pop(k) for k in ("stop", "resolver", "ssl_context", "sleep") if k in kw}

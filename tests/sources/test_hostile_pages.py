@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from syncd.sources import SourceState
 from syncd.sources.html import make
@@ -20,13 +17,7 @@ from tests.sources.sites import (
     read,
     source,
 )
-from tests.support.loopback import LoopbackServer, serve
-
-
-@pytest.fixture
-def server() -> Iterator[LoopbackServer]:
-    with serve() as s:
-        yield s
+from tests.support.loopback import LoopbackServer
 
 
 def test_list_dates_beyond_the_calendar_in_date_formats_are_no_date(

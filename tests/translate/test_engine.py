@@ -215,7 +215,9 @@ def broken_placeholder_engine(tmp_path: Path) -> ArgosEngine:
     packages.install_file(
         target, argosgen.build_package(tmp_path / "p", "de", "en", {**argosgen.DE_EN, "⟦": "["})
     )
-    packages.install_file(target, argosgen.build_package(tmp_path / "p", "en", "zh", argosgen.EN_ZH))
+    packages.install_file(
+        target, argosgen.build_package(tmp_path / "p", "en", "zh", argosgen.EN_ZH)
+    )
     return ArgosEngine(target, CONFIG, glossary=GLOSSARY)
 
 
