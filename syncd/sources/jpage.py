@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl, urljoin, urlsplit
+from urllib.parse import parse_qsl, unquote, urljoin, urlsplit
 
 import lxml.html
 from lxml import etree
@@ -149,9 +149,26 @@ def paging(text: str, page_url: str, fallback_proxy: str) -> tuple[str | None, d
     if proxy is None:
         m = _PROXY.search(text)
         proxy = m.group(1) if m else (fallback_proxy or None)
+    ids = {k: form_value(v) for k, v in ids.items()}
     if proxy is None or not all(ids.get(k) for k in ("webid", "columnid", "unitid")):
         return None, ids
     return urljoin(page_url, proxy), ids
+
+
+def form_value(value: str) -> str:
+    """A form value as the browser sends it: decoded. Pages carry ``webname`` encoded
+    once or twice in the ``nextgroup`` link (and encoded in the paging script); the
+    form is encoded once when it is posted, so the value is decoded until it no
+    longer changes (at most three rounds; never into bytes that are not UTF-8)."""
+    for _ in range(3):
+        try:
+            decoded = unquote(value, errors="strict")
+        except UnicodeDecodeError:
+            break
+        if decoded == value:
+            break
+        value = decoded
+    return value
 
 
 def total_records(text: str) -> int | None:
