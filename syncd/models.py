@@ -52,6 +52,10 @@ class Item:
     flags: tuple[str, ...] = ()
     #: raw marker evidence found before sanitizing (echo detection); not hashed.
     echo_marker: str | None = None
+    #: where ``published`` came from (``meta:pubdate``, ``page text``, ``list``, …)
+    #: and whether it is a day without a time (midnight local); not hashed, not stored.
+    date_source: str = ""
+    date_only: bool = False
 
     def content_hash(self) -> str:
         """Hash over normalized title, body and images; volatile fields excluded."""

@@ -5,9 +5,9 @@
 found wins:
 
 - title: ``<meta name="ArticleTitle">``, ``og:title``, the list entry, ``<title>``;
-- date: ``<meta name="PubDate">``, ``article:published_time`` and other date metas,
-  the ``article_date`` selector, the first ``<time datetime>`` in the body, the list
-  entry; local times are read in the city's zone;
+- date: metadata, the ``article_date`` selector, ``<time datetime>``, the visible
+  publication line, the list entry (``sources/pubdate.py``: which one was used and
+  whether the date is date-only travel with the article);
 - body: the Hanweb ``ContentStart``/``ContentEnd`` markers when the spec asks for
   them, then the ``body`` selectors (minus ``remove``); when they find nothing,
   trafilatura (the item is flagged ``generic-extractor``); under ``min_body``
@@ -17,7 +17,7 @@ found wins:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any
@@ -28,21 +28,12 @@ import trafilatura
 
 from ..models import Image
 from ..sanitize import clean_html, escape, to_text
-from .decode import parse_date, strip_controls
+from .decode import strip_controls
 from .pages import Page
+from .pubdate import Dated, choose, dated, meta_dates, time_element, visible_line
 
 MAX_TITLE = 1000
 MAX_IMAGES = 20
-_DATE_METAS = (
-    ("name", "pubdate"),
-    ("property", "article:published_time"),
-    ("name", "publishdate"),
-    ("name", "dc.date.issued"),
-    ("name", "dc.date"),
-    ("name", "dcterms.date"),
-    ("name", "date"),
-    ("itemprop", "datepublished"),
-)
 
 
 @dataclass(frozen=True)
@@ -53,6 +44,7 @@ class Entry:
     title: str = ""
     published: datetime | None = None
     teaser: str = ""
+    date_only: bool = False  # the list gave a day without a time
 
 
 @dataclass(frozen=True)
@@ -115,16 +107,6 @@ def _serialize(elements: Iterable[Any], remove: Sequence[Any]) -> str:
     return "".join(parts)
 
 
-def _meta_date(page: Page, tz: tzinfo, formats: tuple[str, ...]) -> datetime | None:
-    for attr, name in _DATE_METAS:
-        value = page.meta(attr, name)
-        if value:
-            dt = parse_date(value, tz, formats)
-            if dt is not None:
-                return dt
-    return None
-
-
 def _images(body_html: str, page: Page) -> tuple[Image, ...]:
     out: list[Image] = []
     seen: set[str] = set()
@@ -152,6 +134,8 @@ class Article:
     flags: tuple[str, ...]
     warnings: tuple[str, ...]
     meta: dict[str, str]
+    date_source: str = ""  # where ``published`` came from (``sources/pubdate.py``)
+    date_only: bool = False
 
 
 def read_article(page: Page, spec: ArticleSpec, entry: Entry) -> Article:
@@ -160,28 +144,12 @@ def read_article(page: Page, spec: ArticleSpec, entry: Entry) -> Article:
     if not title:
         t = page.doc.find(".//title")
         title = element_text(t) if t is not None else ""
-    published = _meta_date(page, spec.tz, spec.date_formats)
-    if published is None and spec.date is not None:
-        for el in spec.date(page.doc):
-            published = parse_date(
-                el.get("datetime") or el.get("content") or element_text(el),
-                spec.tz,
-                spec.date_formats,
-            )
-            if published:
-                break
     flags: list[str] = []
     warnings: list[str] = []
     elements = _body_from_markers(page) if spec.markers else []
     if not elements:
         elements = select_body(page.doc, spec.body)
-    if published is None:
-        for root in [*elements, page.doc]:
-            times = [t for t in root.iter("time") if t.get("datetime")]
-            if times:
-                published = parse_date(times[0].get("datetime"), spec.tz, spec.date_formats)
-                break
-    published = published or entry.published
+    date = _published(page, spec, entry, elements)
     raw = _serialize(elements, spec.remove) if elements else ""
     body = clean_html(raw)
     if not to_text(body) and "<img" not in body:
@@ -210,7 +178,7 @@ def read_article(page: Page, spec: ArticleSpec, entry: Entry) -> Article:
     }
     return Article(
         title=to_text(title)[:MAX_TITLE],
-        published=published,
+        published=date.value if date else None,
         summary=to_text(summary),
         raw_body=raw,
         body_html=body,
@@ -218,4 +186,23 @@ def read_article(page: Page, spec: ArticleSpec, entry: Entry) -> Article:
         flags=tuple(flags),
         warnings=tuple(warnings),
         meta=meta,
+        date_source=date.source if date else "",
+        date_only=date.date_only if date else False,
     )
+
+
+def _published(page: Page, spec: ArticleSpec, entry: Entry, elements: list[Any]) -> Dated | None:
+    tz, formats = spec.tz, spec.date_formats
+
+    def candidates() -> Iterator[Dated | None]:
+        yield from meta_dates(page, tz, formats)
+        if spec.date is not None:
+            for el in spec.date(page.doc):
+                text = el.get("datetime") or el.get("content") or element_text(el)
+                yield dated(text, tz, formats, "article_date")
+        yield time_element([*elements, page.doc], tz, formats)
+        yield visible_line(page.doc, tz, formats)
+        if entry.published is not None:
+            yield Dated(entry.published, "list", entry.date_only)
+
+    return choose(candidates(), tz)

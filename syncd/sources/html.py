@@ -19,7 +19,7 @@ from ..net.http import PoliteClient, cache_hint
 from ..sanitize import to_text
 from . import SourceState
 from .article import ArticleSpec, Entry, element_text
-from .decode import parse_date
+from .decode import find_date
 from .page import Listing, PageSource
 from .pages import LOGIN, Disallowed, Page, has_password_form
 from .selectors import canonical_url, css, regex_problem, selector_problem
@@ -212,13 +212,19 @@ class HtmlSource(PageSource):
             )
             d = self._first(el, self._date)
             date = (
-                parse_date(d.get("datetime") or element_text(d), self.tz, self.options.date_formats)
+                find_date(d.get("datetime") or element_text(d), self.tz, self.options.date_formats)
                 if d is not None
                 else None
             )
             teaser = self._first(el, self._teaser)
             out.append(
-                Entry(key, to_text(title), date, element_text(teaser) if teaser is not None else "")
+                Entry(
+                    key,
+                    to_text(title),
+                    date[0] if date else None,
+                    element_text(teaser) if teaser is not None else "",
+                    date_only=date[1] if date else False,
+                )
             )
         return out
 

@@ -41,7 +41,7 @@ from ..net.http import PoliteClient, cache_hint
 from ..sanitize import escape, to_text
 from . import SourceState
 from .article import Article, ArticleSpec, Entry
-from .decode import parse_date
+from .decode import find_date
 from .page import Listing, PageSource
 from .pages import Disallowed, Page
 from .selectors import canonical_url, css, regex_problem, selector_problem
@@ -93,6 +93,11 @@ class Options:
     )
     #: parts of the body to drop
     remove: tuple[str, ...] = ()
+    #: on the article: its date, when the page has no date metadata (the visible
+    #: publication line, "发布日期：…", is read without it)
+    article_date: str = ""
+    #: strptime formats tried before the built-in date patterns
+    date_formats: tuple[str, ...] = ()
     #: at most this many articles read per poll (the newest entries)
     max_articles: int = 20
     #: body text shorter than this (characters) is flagged "tiny-body"
@@ -106,6 +111,8 @@ class Options:
 def check_options(source: SourceConfig, options: Options) -> tuple[str, str] | None:
     if not source.url.startswith(("http://", "https://")):
         return "url", "expected the column page's http(s) URL (…/col/col<id>/index.html)"
+    if options.article_date and (problem := selector_problem(options.article_date)):
+        return "article_date", problem
     for key, sels in (("body", options.body), ("remove", options.remove)):
         for i, sel in enumerate(sels):
             problem = selector_problem(sel)
@@ -186,6 +193,8 @@ class JpageSource(PageSource):
             tz=city.tz,
             body=[css(s) for s in opts.body],
             remove=[css(s) for s in opts.remove],
+            date=css(opts.article_date),
+            date_formats=opts.date_formats,
             min_body=opts.min_body,
             markers=True,
         )
@@ -288,7 +297,15 @@ class JpageSource(PageSource):
             link_text = " ".join(link.text_content().split())
             rest = " ".join(frag.text_content().split()).replace(link_text, " ")
             title = (link.get("title") or "").strip() or link_text
-            out.append(Entry(url, to_text(title), parse_date(rest, self.tz)))
+            date = find_date(rest, self.tz, self.options.date_formats)
+            out.append(
+                Entry(
+                    url,
+                    to_text(title),
+                    date[0] if date else None,
+                    date_only=date[1] if date else False,
+                )
+            )
         return out
 
     def decorate(self, article: Article) -> Article:

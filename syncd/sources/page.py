@@ -186,4 +186,6 @@ class PageSource:
             categories=tuple(v for k, v in article.meta.items() if k == "ColumnName"),
             flags=article.flags,
             echo_marker=echo_evidence(article.raw_body, entry.url),
+            date_source=article.date_source,
+            date_only=article.date_only,
         )

@@ -95,9 +95,11 @@ def test_typo3_press_list_and_detail_pages_give_items(
     assert "samstags von 10 bis 14 Uhr" in bibliothek.body_html
     assert "Kaiserplatz 2–4" not in bibliothek.body_html  # page chrome stays out
     assert bibliothek.title == "Stadtbibliothek verlängert Öffnungszeiten"  # from the list
-    assert bibliothek.published == datetime(
-        2024, 3, 20, 23, 0, tzinfo=UTC
-    )  # list date, Berlin midnight
+    # no date metadata: the visible "Veröffentlicht am 21. März 2024, 11:15 Uhr" beats
+    # the list's bare day (which would be Berlin midnight, 2024-03-20 23:00 UTC)
+    assert bibliothek.published == datetime(2024, 3, 21, 10, 15, tzinfo=UTC)
+    assert (bibliothek.date_source, bibliothek.date_only) == ("page text", False)
+    assert (radwege.date_source, radwege.date_only) == ("meta:article:published_time", False)
     assert sperrung.flags == ("tiny-body",)
     assert haushalt.published == datetime(
         2024, 3, 15, 15, 45, tzinfo=UTC
