@@ -214,6 +214,26 @@ class FetchResult:
     alerts: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class PageRecord:
+    """What a page source remembers of one article page between polls and processes.
+
+    ``etag``/``last_modified`` are the page's validators for a conditional GET;
+    ``content_hash`` is a hash of the page as read (a server without validators that
+    sends the same page again is not parsed again); ``entry_hash`` a hash of what the
+    list said about it (a changed list entry means the article is read again);
+    ``revisit_at`` when it may be fetched again although the list entry is the same.
+    """
+
+    url: str
+    etag: str | None
+    last_modified: str | None
+    content_hash: str
+    entry_hash: str
+    fetched_at: datetime
+    revisit_at: datetime
+
+
 # --------------------------------------------------------------------- stored state
 # What the store hands back: read-only snapshots that ``decide`` reasons about.
 

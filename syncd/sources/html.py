@@ -20,7 +20,7 @@ from ..sanitize import to_text
 from . import SourceState
 from .article import ArticleSpec, Entry, element_text
 from .decode import find_date
-from .page import Listing, PageSource
+from .page import Listing, PageMemory, PageSource
 from .pages import LOGIN, Disallowed, Page, has_password_form
 from .selectors import canonical_url, css, regex_problem, selector_problem
 
@@ -92,9 +92,15 @@ def check_options(source: SourceConfig, options: Options) -> tuple[str, str] | N
 
 
 class HtmlSource(PageSource):
-    def __init__(self, source: SourceConfig, city: CityConfig, http: PoliteClient) -> None:
+    def __init__(
+        self,
+        source: SourceConfig,
+        city: CityConfig,
+        http: PoliteClient,
+        memory: PageMemory | None = None,
+    ) -> None:
         opts: Options = source.options
-        super().__init__(source, city, http)
+        super().__init__(source, city, http, memory)
         self.options = opts
         sel = css
         self._item_sel = sel(opts.item)
@@ -236,5 +242,8 @@ class HtmlSource(PageSource):
         return found[0] if found else None
 
 
-def make(source: SourceConfig, city: CityConfig, http: PoliteClient) -> HtmlSource:
-    return HtmlSource(source, city, http)
+def make(
+    source: SourceConfig, city: CityConfig, http: PoliteClient, memory: PageMemory | None = None
+) -> HtmlSource:
+    """The source; ``memory`` (the store) remembers its article pages across polls."""
+    return HtmlSource(source, city, http, memory)

@@ -42,7 +42,7 @@ from ..sanitize import escape, to_text
 from . import SourceState
 from .article import Article, ArticleSpec, Entry
 from .decode import find_date
-from .page import Listing, PageSource
+from .page import Listing, PageMemory, PageSource
 from .pages import Disallowed, Page
 from .selectors import canonical_url, css, regex_problem, selector_problem
 
@@ -184,9 +184,15 @@ def total_records(text: str) -> int | None:
 
 
 class JpageSource(PageSource):
-    def __init__(self, source: SourceConfig, city: CityConfig, http: PoliteClient) -> None:
+    def __init__(
+        self,
+        source: SourceConfig,
+        city: CityConfig,
+        http: PoliteClient,
+        memory: PageMemory | None = None,
+    ) -> None:
         opts: Options = source.options
-        super().__init__(source, city, http)
+        super().__init__(source, city, http, memory)
         self.options = opts
         self._allow = re.compile(opts.allow) if opts.allow else None
         self.spec = ArticleSpec(
@@ -316,5 +322,8 @@ class JpageSource(PageSource):
         return Article(**{**article.__dict__, "body_html": body})
 
 
-def make(source: SourceConfig, city: CityConfig, http: PoliteClient) -> JpageSource:
-    return JpageSource(source, city, http)
+def make(
+    source: SourceConfig, city: CityConfig, http: PoliteClient, memory: PageMemory | None = None
+) -> JpageSource:
+    """The source; ``memory`` (the store) remembers its article pages across polls."""
+    return JpageSource(source, city, http, memory)

@@ -11,6 +11,7 @@ add new methods to the module of their domain:
 - ``deliveries``    delivery rows; ``apply_delivery`` records one step
 - ``translations``  translations and the translation memory
 - ``inbound``       the queue of pushed items
+- ``pages``         what page sources remember of article pages
 - ``health``        target health
 
 Contract: all datetimes in and out are timezone-aware UTC. Each public method is one
@@ -29,6 +30,7 @@ from .deliveries import DeliveriesMixin
 from .health import HealthMixin
 from .inbound import InboundMixin
 from .items import ItemsMixin
+from .pages import PagesMixin
 from .schema import SCHEMA_VERSION
 from .sources import SourcesMixin
 from .translations import TranslationsMixin
@@ -52,6 +54,7 @@ class Store(
     DeliveriesMixin,
     TranslationsMixin,
     InboundMixin,
+    PagesMixin,
     HealthMixin,
     StoreBase,
 ):

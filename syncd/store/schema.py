@@ -170,14 +170,33 @@ targets_t = sa.Table(
 )
 
 
+pages_t = sa.Table(
+    "pages",
+    metadata,
+    sa.Column("source_id", sa.String, primary_key=True),
+    sa.Column("url", sa.String, primary_key=True),
+    sa.Column("etag", sa.String),
+    sa.Column("last_modified", sa.String),
+    sa.Column("content_hash", sa.String, nullable=False),  # of the page as read
+    sa.Column("entry_hash", sa.String, nullable=False),  # of what the list said
+    sa.Column("fetched_at", UTCDateTime, nullable=False),
+    sa.Column("revisit_at", UTCDateTime, nullable=False),
+)
+
+
 def _v2_drop_media(conn: Connection) -> None:
     # version 1 kept a cache of uploaded media that nothing read (the WordPress
     # bridge plugin finds uploads by SHA-256 itself)
     conn.exec_driver_sql("DROP TABLE IF EXISTS media")
 
 
+def _add_pages(conn: Connection) -> None:
+    # page sources remember article validators and hashes across processes (issue 12)
+    pages_t.create(conn, checkfirst=True)
+
+
 #: MIGRATIONS[n] takes a database at version n + 1 to version n + 2.
-MIGRATIONS: list[Callable[[Connection], None]] = [_v2_drop_media]
+MIGRATIONS: list[Callable[[Connection], None]] = [_v2_drop_media, _add_pages]
 SCHEMA_VERSION = len(MIGRATIONS) + 1
 
 

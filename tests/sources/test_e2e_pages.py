@@ -233,3 +233,30 @@ def test_inbound_push_becomes_a_draft_and_bad_pushes_are_counted(
         assert counter in status, status
     cli(config, "sync")  # consumed: no second draft
     assert len(drafts(config, "dueren")) == 1
+
+
+def test_a_second_sync_in_a_new_process_fetches_no_unchanged_article(
+    tmp_path: Path, server: LoopbackServer, argos_package_dir: Path
+) -> None:
+    dueren_site(server)
+    jinhua_site(server)
+    u = server.url
+    config = write_config(
+        tmp_path,
+        page_source("dueren-presse", "html", u + DUEREN_LIST, **DUEREN_OPTIONS),
+        page_source("jinhua-news", "jpage", u + JINHUA_COL, **JINHUA_OPTIONS),
+    )
+    install_models(config, argos_package_dir)
+    assert cli(config, "sync").exit_code == 0
+    articles = [r for r in server.requests if "/detail/" in r.path or "/art/" in r.path]
+    assert len(articles) == 8  # every article once
+    server.requests.clear()
+
+    r = cli(config, "sync")  # cron: a new process, the same state
+    assert r.exit_code == 0, r.output
+    asked = sorted({req.path.split("?")[0] for req in server.requests})
+    assert asked == sorted(
+        [DUEREN_LIST, DUEREN_LIST + "/seite-2", JINHUA_COL, "/module/jpage/dataproxy.jsp"]
+    )  # the lists only: no article again
+    assert "0 new, 0 changed" in r.output
+    assert len(drafts(config, "jinhua")) == 4 and len(drafts(config, "dueren")) == 4
