@@ -273,6 +273,20 @@ class ItemRow:
     echo: bool
     first_seen_at: datetime
     last_seen_at: datetime
+    #: its identity within the city (``syncd.identity.city_key``); None: none known
+    city_key: str | None = None
+
+
+@dataclass(frozen=True)
+class AliasRow:
+    """Another source's item that is the same article as ``item_id`` (held by the
+    source that brought it first): no deliveries of its own; ``content_hash`` is
+    that of its own content when last seen (a change may enrich the holder)."""
+
+    source_id: str
+    key: str
+    item_id: int
+    content_hash: str
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ add new methods to the module of their domain:
 - ``owner``         one process per state: the SQLite owner lock
 - ``sources``       source rows, poll outcomes, counters
 - ``items``         items and versions; ``apply_poll`` records a whole poll
+- ``aliases``       one item per article and city; other sources' aliases of it
 - ``deliveries``    delivery rows; ``apply_delivery`` records one step
 - ``translations``  translations and the translation memory
 - ``inbound``       the queue of pushed items
@@ -25,6 +26,7 @@ come from ``syncd.decide``; the store applies them and decides nothing.
 from __future__ import annotations
 
 from ..models import DeliveryRow, ItemRow, SourceRow, TargetHealth
+from .aliases import AliasesMixin
 from .base import StoreBase, display_url, probe, wrap_exceptions
 from .deliveries import DeliveriesMixin
 from .health import HealthMixin
@@ -51,6 +53,7 @@ __all__ = [
 class Store(
     SourcesMixin,
     ItemsMixin,
+    AliasesMixin,
     DeliveriesMixin,
     TranslationsMixin,
     InboundMixin,

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from syncd.models import PageRecord
 from syncd.store import SCHEMA_VERSION, Store
+from syncd.store.schema import MIGRATIONS, _add_pages
 
 AT = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -39,7 +40,8 @@ def test_an_older_state_gets_the_table(tmp_path: Path) -> None:
     store = Store(f"sqlite:///{path}")
     with store.engine.begin() as c:  # the state as the previous version left it
         c.exec_driver_sql("DROP TABLE pages")
-        c.exec_driver_sql(f"UPDATE schema_version SET version = {SCHEMA_VERSION - 1}")
+        before = MIGRATIONS.index(_add_pages) + 1  # the version _add_pages takes forward
+        c.exec_driver_sql(f"UPDATE schema_version SET version = {before}")
     store.close()
     store = Store(f"sqlite:///{path}")
     try:
