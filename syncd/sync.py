@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING
 
 from . import decide, logs
 from .decide import Action
-from .draft import build_draft
+from .draft import build_draft, translatable_body
 from .errors import (
     FetchCancelled,
     ModelMissing,
@@ -283,7 +283,7 @@ def _translate_all(
             target_language=key[2],
             title=item.title,
             summary=item.summary,
-            body_html=item.body_html,
+            body_html=translatable_body(item),
         )
     if need:
         keys = list(need)

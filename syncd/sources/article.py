@@ -5,6 +5,9 @@
 found wins:
 
 - title: ``<meta name="ArticleTitle">``, ``og:title``, the list entry, ``<title>``;
+- summary: the ``teaser`` selector on the article, the list teaser unless cropped
+  (``…``), ``<meta name="description">``, ``og:description``;
+- categories: the ``categories`` selector, else ``<meta name="ColumnName">``;
 - date: metadata, the ``article_date`` selector, ``<time datetime>``, the visible
   publication line, the list entry (``sources/pubdate.py``: which one was used and
   whether the date is date-only travel with the article);
@@ -58,6 +61,9 @@ class ArticleSpec:
     date_formats: tuple[str, ...] = ()
     min_body: int = 200
     markers: bool = False  # Hanweb <meta name="ContentStart"> … ContentEnd
+    teaser: Any = None  # the article's own teaser (lead)
+    images: Any = None  # the article's images outside the body
+    categories: Any = None  # the article's categories, one per element
 
 
 class NoBody(Exception):
@@ -107,16 +113,22 @@ def _serialize(elements: Iterable[Any], remove: Sequence[Any]) -> str:
     return "".join(parts)
 
 
-def _images(body_html: str, page: Page) -> tuple[Image, ...]:
+def _images(body_html: str, page: Page, spec: ArticleSpec) -> tuple[Image, ...]:
+    """The body's images, then those the ``images`` selector finds outside it (a
+    TYPO3 news image block), with their alt text; else ``og:image``."""
     out: list[Image] = []
     seen: set[str] = set()
+    imgs: list[Any] = []
     if body_html:
-        frag = lxml.html.fragment_fromstring(body_html, create_parent="div")
-        for img in frag.iter("img"):
-            src = img.get("src") or ""
-            if src.startswith(("http://", "https://")) and src not in seen:
-                seen.add(src)
-                out.append(Image(url=src, title=(img.get("alt") or "").strip() or None))
+        imgs += lxml.html.fragment_fromstring(body_html, create_parent="div").iter("img")
+    if spec.images is not None:
+        for el in spec.images(page.doc):
+            imgs += [el] if el.tag == "img" else list(el.iter("img"))
+    for img in imgs:
+        src = img.get("src") or ""
+        if src.startswith(("http://", "https://")) and src not in seen:
+            seen.add(src)
+            out.append(Image(url=src, title=to_text(img.get("alt") or "").strip() or None))
     og = urljoin(page.url, page.meta("property", "og:image"))
     if not out and og != page.url and og.startswith(("http://", "https://")):
         out.append(Image(url=og))
@@ -136,6 +148,7 @@ class Article:
     meta: dict[str, str]
     date_source: str = ""  # where ``published`` came from (``sources/pubdate.py``)
     date_only: bool = False
+    categories: tuple[str, ...] = ()
 
 
 def read_article(page: Page, spec: ArticleSpec, entry: Entry) -> Article:
@@ -168,9 +181,25 @@ def read_article(page: Page, spec: ArticleSpec, entry: Entry) -> Article:
     if len(to_text(body)) < spec.min_body:
         flags.append("tiny-body")
         warnings.append(f"tiny body ({len(to_text(body))} characters) on {page.url}")
+    # a list crops long teasers ("…"): the article's own teaser is the whole one
+    cropped = entry.teaser.rstrip().endswith(("…", "...", "[…]"))
+    own = [element_text(el) for el in spec.teaser(page.doc)] if spec.teaser is not None else []
     summary = (
-        entry.teaser or page.meta("name", "description") or page.meta("property", "og:description")
+        next((t for t in own if t), "")
+        or ("" if cropped else entry.teaser)
+        or page.meta("name", "description")
+        or page.meta("property", "og:description")
+        or entry.teaser
     )
+    categories = (
+        [element_text(el) for el in spec.categories(page.doc)]
+        if spec.categories is not None
+        else []
+    )
+    categories = list(dict.fromkeys(c for c in categories if c))
+    column = page.meta("name", "columnname")
+    if not categories and column:
+        categories = [column]
     meta = {
         k: page.meta("name", k.lower())
         for k in ("ContentSource", "ColumnName", "SiteName")
@@ -182,10 +211,11 @@ def read_article(page: Page, spec: ArticleSpec, entry: Entry) -> Article:
         summary=to_text(summary),
         raw_body=raw,
         body_html=body,
-        images=_images(body, page),
+        images=_images(body, page, spec),
         flags=tuple(flags),
         warnings=tuple(warnings),
         meta=meta,
+        categories=tuple(to_text(c) for c in categories),
         date_source=date.source if date else "",
         date_only=date.date_only if date else False,
     )

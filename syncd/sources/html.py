@@ -49,6 +49,12 @@ class Options:
     remove: tuple[str, ...] = ()
     #: on the article: its date, when the page has no date metadata
     article_date: str = ""
+    #: on the article: its own teaser, the item's summary (a list crops long ones)
+    article_teaser: str = ""
+    #: on the article: its categories, one per matched element
+    categories: str = ""
+    #: on the article: its images outside the body (<img> or their containers)
+    images: str = ""
     #: strptime formats tried before the built-in date patterns
     date_formats: tuple[str, ...] = ()
     #: regular expression an article URL must contain (re.search); empty → any on the host
@@ -69,7 +75,10 @@ def check_options(source: SourceConfig, options: Options) -> tuple[str, str] | N
     """Validate what annotations cannot: URL, selectors, the allow pattern, limits."""
     if not source.url.startswith(("http://", "https://")):
         return "url", "expected the list page's http(s) URL"
-    for key in ("item", "link", "title", "date", "teaser", "next_page", "body", "article_date"):
+    for key in (
+        "item", "link", "title", "date", "teaser", "next_page", "body", "article_date",
+        "article_teaser", "categories", "images",
+    ):  # fmt: skip
         sel = getattr(options, key)
         problem = (
             (None if key != "item" else "expected a CSS selector")
@@ -117,6 +126,9 @@ class HtmlSource(PageSource):
             date=sel(opts.article_date),
             date_formats=opts.date_formats,
             min_body=opts.min_body,
+            teaser=sel(opts.article_teaser),
+            categories=sel(opts.categories),
+            images=sel(opts.images),
         )
 
     def listing(self, state: SourceState) -> Listing:

@@ -256,7 +256,7 @@ class PageSource:
             body_html=article.body_html,
             published=article.published,
             images=article.images,
-            categories=tuple(v for k, v in article.meta.items() if k == "ColumnName"),
+            categories=article.categories,
             flags=article.flags,
             echo_marker=echo_evidence(article.raw_body, entry.url),
             date_source=article.date_source,
