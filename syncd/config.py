@@ -87,7 +87,7 @@ class HttpConfig:
     max_redirects: int = 5
     #: allow requests to loopback/private addresses (tests, intranet sources)
     allow_private: bool = False
-    #: minimum delay between two requests to one host
+    #: minimum delay between two requests to one site (host and port, not address)
     host_delay: Duration = field(default_factory=lambda: Duration(seconds=1))
     respect_robots: bool = True
 
