@@ -96,6 +96,11 @@ class App:
             return self._http
 
     @property
+    def pages(self) -> Store:
+        """What page sources remember of article pages: the store."""
+        return self.store
+
+    @property
     def translator(self) -> Translator:
         """The translator, built on first use: loading models is left until needed."""
         with self._lock:

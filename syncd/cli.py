@@ -320,7 +320,10 @@ def sources() -> None:
 @click.argument("source_id")
 @click.pass_context
 def sources_test(ctx: click.Context, source_id: str) -> None:
-    """Fetch SOURCE_ID once, record nothing, print what would be extracted."""
+    """Fetch SOURCE_ID once, record nothing, print what would be extracted: per item
+    its date and where it came from, which other source already holds it, and what
+    first activation would skip."""
+    from .preview import preview
     from .sources import SourceState
 
     cfg = _load(ctx)
@@ -333,18 +336,39 @@ def sources_test(ctx: click.Context, source_id: str) -> None:
     app = _app(ctx, cfg, scratch=True)
     try:
         result = app.source(source_id).fetch(SourceState())
+        now = app.clock()
     except SyncdError as exc:
         raise click.ClickException(f"{source_id}: {exc}") from exc
     finally:
         app.close()
+    try:  # the real state, read only, when there is one
+        state: App | None = _app(ctx, cfg)
+    except click.ClickException:
+        state = None
+    try:
+        seen = preview(cfg, state.store if state else None, source_id, result, now)
+    finally:
+        if state is not None:
+            state.close()
     click.echo(f"{len(result.items)} items")
     for it in result.items:
         date = it.published.isoformat() if it.published else "(no date)"
+        if it.published:
+            date += (
+                f" (from {it.date_source or 'the source'}{', date only' if it.date_only else ''})"
+            )
         flags = f" flags={','.join(it.flags)}" if it.flags else ""
         echo = " ECHO" if it.echo_marker else ""
         click.echo(
-            f"- {it.key}\n  title: {it.title}\n  date: {date}  body: {len(it.body_html)} chars  images: {len(it.images)}{flags}{echo}"
+            f"- {it.key}\n  title: {it.title}\n  date: {date}\n"
+            f"  body: {len(it.body_html)} chars  images: {len(it.images)}{flags}{echo}"
         )
+        if it.categories:
+            click.echo(f"  categories: {', '.join(it.categories)}")
+        if it.key in seen.held_by:
+            click.echo(f"  held by: {seen.held_by[it.key]} (this one would enrich it)")
+        if it.key in seen.first_run_skips:
+            click.echo(f"  first activation skips it: {seen.first_run_skips[it.key]}")
     for w in result.warnings:
         click.echo(f"warning: {w}")
     for e in result.entry_errors:

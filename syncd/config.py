@@ -87,7 +87,7 @@ class HttpConfig:
     max_redirects: int = 5
     #: allow requests to loopback/private addresses (tests, intranet sources)
     allow_private: bool = False
-    #: minimum delay between two requests to one host
+    #: minimum delay between two requests to one site (host and port, not address)
     host_delay: Duration = field(default_factory=lambda: Duration(seconds=1))
     respect_robots: bool = True
 
@@ -153,6 +153,9 @@ class SourceConfig:
     url: str = ""
     jitter: float = 0.1
     enabled: bool = True
+    #: regex whose first group (or match) in an item's key or URL is its identity in
+    #: the city (``syncd.identity``); empty: the canonical URL
+    identity: str = ""
     options: Any = None  # the kind module's Options instance
 
 
@@ -392,7 +395,7 @@ def _parse_source(ctx: _Ctx, key: str, raw: Any) -> SourceConfig:
     kind = raw.get("kind")
     if not isinstance(kind, str) or kind not in kinds:
         ctx.fail(f"{key}.kind", f"expected one of {', '.join(sorted(kinds))}, got {kind!r}")
-    common = {"id", "kind", "interval", "url", "jitter", "enabled"}
+    common = {"id", "kind", "interval", "url", "jitter", "enabled", "identity"}
     base = parse_dataclass(
         ctx,
         key,
@@ -405,6 +408,10 @@ def _parse_source(ctx: _Ctx, key: str, raw: Any) -> SourceConfig:
         ctx.fail(f"{key}.jitter", f"expected a fraction between 0 and 1, got {base.jitter}")
     if base.interval < timedelta(seconds=10):
         ctx.fail(f"{key}.interval", "expected at least 10s")
+    try:
+        re.compile(base.identity)
+    except re.error as exc:
+        ctx.fail(f"{key}.identity", f"expected a regular expression: {exc}")
     spec = kinds[kind]
     opts = parse_dataclass(
         ctx, key, spec.options, {k: v for k, v in raw.items() if k not in common}

@@ -6,8 +6,9 @@ the stored rows and returns intents (``syncd.intents``) that the store applies w
 ``sync`` carries them out and holds no policy itself. What is decided here:
 
 - a poll: new / changed / unchanged / capped items, which partners get a delivery
-  and which are skipped (first activation, echo), the source's next poll time and
-  backoff, alerts (``poll_succeeded``, ``poll_failed``);
+  and which are skipped (first activation, echo), which items are another source's
+  article and enrich it (one item per article and city), the source's next poll
+  time and backoff, alerts (``poll_succeeded``, ``poll_failed``);
 - a delivery: the next action (``delivery_action``), the write-ahead, what was
   written, hand-off to an editor, failure → retry or park, 400 → park at once
   (``after_delivery_failure``);
@@ -19,13 +20,15 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from .identity import city_key, enrich
 from .intents import (
     ChangedItem,
     HandOff,
     MarkCreating,
+    NewAlias,
     NewDelivery,
     NewItem,
     NoteReviewed,
@@ -40,6 +43,7 @@ from .intents import (
 from .models import (
     MARKER_RE,
     SLUG_RE,
+    AliasRow,
     DeliveryRow,
     DeliveryState,
     FetchResult,
@@ -286,6 +290,29 @@ def poll_failed(
 
 
 @dataclass(frozen=True)
+class CityItems:
+    """What the city already holds that a poll's items may be (cross-source identity).
+
+    ``identity`` is the source's pattern (``syncd.identity.city_key``); ``aliases``
+    the source's items that are aliases already, by key; ``holders`` the city's items
+    by city key (for the poll's unknown items); ``rows`` the stored rows of every item
+    an alias or holder points to, by id; ``contents`` the current content of those
+    items and of the source's own items that another source enriched, by id.
+    """
+
+    identity: str = ""
+    aliases: Mapping[str, AliasRow] = field(default_factory=dict)
+    holders: Mapping[str, ItemRow] = field(default_factory=dict)
+    rows: Mapping[int, ItemRow] = field(default_factory=dict)
+    contents: Mapping[int, Item] = field(default_factory=dict)
+
+
+def city_keys(items: Sequence[Item], identity: str) -> list[str]:
+    """The city keys of ``items`` that have one (to look up their holders)."""
+    return [k for i in items if (k := city_key(i, identity)) is not None]
+
+
+@dataclass(frozen=True)
 class PollDecision:
     """``poll_succeeded``'s answer: the intent, plus counts for the report."""
 
@@ -310,6 +337,7 @@ def poll_succeeded(
     policy: PollPolicy,
     now: datetime,
     rand: float,
+    city: CityItems | None = None,
 ) -> PollDecision:
     """Classify every item against what is stored and decide what to record.
 
@@ -317,7 +345,22 @@ def poll_succeeded(
     syncd's own draft or, on the source's first successful poll, an item too old or
     beyond the cap). Changed items get a new version (capped per item). A repeated key
     within one answer counts once (the first occurrence wins).
+
+    One article, one item per city (``city``): an unknown item whose city key another
+    source's item holds becomes an alias of it, without deliveries of its own (a
+    partner gets one draft, promise 1); what it adds (``syncd.identity.enrich``) is a
+    new version of the holder, as is what an alias adds when its content changes. An
+    item another source enriched keeps what was added when its own source polls.
     """
+    city = city or CityItems()
+    merged: dict[int, Item] = {}  # holder id → its content enriched by this poll's aliases
+    aliases: list[NewAlias] = []
+
+    def add_to(holder_id: int, extra: Item) -> None:
+        base = merged.get(holder_id) or city.contents.get(holder_id)
+        if base is not None:
+            merged[holder_id] = enrich(base, extra)
+
     nxt = next_poll(
         now, policy.interval, policy.jitter, rand,
         min_delay=result.min_delay, max_delay=policy.max_poll_delay,
@@ -339,15 +382,29 @@ def poll_succeeded(
         keys.add(item.key)
         h = item.content_hash()
         stored = known.get(item.key)
+        if stored is None:
+            alias = city.aliases.get(item.key)
+            holder = city.holders.get(city_key(item, city.identity) or "")
+            if alias is not None:
+                if alias.content_hash != h:  # the alias changed: it may add more
+                    aliases.append(NewAlias(row.id, item.key, alias.item_id, h))
+                    add_to(alias.item_id, item)
+            elif holder is not None and holder.source_id != row.id:
+                aliases.append(NewAlias(row.id, item.key, holder.id, h))
+                add_to(holder.id, item)
+            else:
+                new_items.append((item, h))
+            continue
+        if stored.id in city.contents:  # enriched by another source: keep what it added
+            item = enrich(item, city.contents[stored.id])
+            h = item.content_hash()
         change = classify(
             stored.current_hash if stored else None,
             stored.hash_changes if stored else 0,
             h,
             policy.max_hash_updates,
         )
-        if stored is None:
-            new_items.append((item, h))
-        elif change is Change.CHANGED:
+        if change is Change.CHANGED:
             changed.append(
                 ChangedItem(stored.id, stored.current_version + 1, item, h, stored.hash_changes + 1)
             )
@@ -368,9 +425,26 @@ def poll_succeeded(
         if item.echo_marker:
             skips[item.key] = echo_reason(item.echo_marker)
     new = tuple(
-        NewItem(item, h, tuple(NewDelivery(p, skips.get(item.key)) for p in partners))
+        NewItem(
+            item,
+            h,
+            tuple(NewDelivery(p, skips.get(item.key)) for p in partners),
+            city_key(item, city.identity),
+        )
         for item, h in new_items
     )
+    for holder_id, content in merged.items():
+        held = city.rows.get(holder_id)
+        if held is None or content == city.contents.get(holder_id):
+            continue  # nothing added
+        mh = content.content_hash()
+        # a date or categories added leave the hash as it was, and are a change too
+        before = held.current_hash if mh != held.current_hash else ""
+        change = classify(before, held.hash_changes, mh, policy.max_hash_updates)
+        if change is Change.CHANGED:
+            version = held.current_version + 1
+            changed.append(ChangedItem(held.id, version, content, mh, held.hash_changes + 1))
+        capped += change is Change.CAPPED
     alert = "; ".join(dict.fromkeys(result.alerts)) or None
     source = SourcePolled(
         source_id=row.id,
@@ -387,7 +461,8 @@ def poll_succeeded(
         new_items=len(new),
         count_alert=alert is not None and alert != row.alert,
     )
-    return PollDecision(PollIntent(source, new, tuple(changed), tuple(seen)), capped, skips)
+    intent = PollIntent(source, new, tuple(changed), tuple(seen), tuple(aliases))
+    return PollDecision(intent, capped, skips)
 
 
 # ---------------------------------------------------------------------- deliveries

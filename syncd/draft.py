@@ -1,4 +1,9 @@
-"""Turning a translated item into a Draft: attribution and reviewer note (pure).
+"""Turning a translated item into a Draft: lead, images, attribution, reviewer note (pure).
+
+What an editor gets in the draft's body: the teaser as its first paragraph (unless
+the body begins with it), the translated body, every image of the item (those not in
+the body as figures, their alt text translated with the body: ``translatable_body``
+is what ``sync`` sends to translation), the reviewer note and the attribution.
 
 The attribution is written in the target language, names the source language and
 city, links the original, and carries syncd's marker (``syncd:<16 hex>``) as plain
@@ -9,13 +14,14 @@ source URL and image URLs of any other scheme are left out.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 
 from .config import CityConfig
 from .models import MARKER_PREFIX, Draft, Item, QualityFlag, Translation
-from .sanitize import clean_html, escape, http_url
+from .sanitize import clean_html, escape, http_url, to_text
 
 #: "machine-translated from <language>" per target language, keyed by source language.
 _FROM = {
@@ -87,6 +93,51 @@ def review_note_html(target_language: str, flags: Sequence[QualityFlag]) -> str:
     return f'<p class="syncd-review">{escape(_REVIEW[lk].format(n=len(flags), kinds=listed))}</p>'
 
 
+_IMG_SRC = re.compile(r"""<img\b[^>]*?\bsrc\s*=\s*["']([^"']+)["']""", re.I)
+_CAPTIONED = re.compile(
+    r"""(<figure>\s*<img\b[^>]*?)\salt=""([^>]*>)\s*<figcaption>(.*?)</figcaption>""",
+    re.I | re.S,
+)
+#: a lead this much like the start of the body is already the body's first paragraph
+_LEAD_PREFIX = 40
+
+
+def translatable_body(item: Item) -> str:
+    """The body that is translated for a draft: the item's body, then a figure for
+    each image that is not in it, its alt text as the caption so that it is
+    translated with the rest (``build_draft`` puts it back into ``alt``)."""
+    present = set(_IMG_SRC.findall(item.body_html))
+    figures = [
+        f'<figure><img src="{escape(url)}" alt="">'
+        + (f"<figcaption>{escape(i.title)}</figcaption>" if i.title else "")
+        + "</figure>"
+        for i in item.images
+        if (url := http_url(i.url)) and url not in present
+    ]
+    return item.body_html + "".join(figures)
+
+
+def _alt_from_captions(html: str) -> str:
+    return _CAPTIONED.sub(
+        lambda m: (
+            f'{m.group(1)} alt="{escape(to_text(m.group(3)))}"{m.group(2)}'
+            f"<figcaption>{m.group(3)}</figcaption>"
+        ),
+        html,
+    )
+
+
+def lead_html(item: Item, translated_summary: str) -> str:
+    """The teaser as the draft's first paragraph, unless the body begins with it."""
+    lead = to_text(item.summary)
+    if not lead or not translated_summary.strip():
+        return ""
+    start = to_text(item.body_html)[: len(lead)]
+    if start[:_LEAD_PREFIX] == lead[:_LEAD_PREFIX]:
+        return ""
+    return f"<p><strong>{escape(translated_summary)}</strong></p>"
+
+
 def build_draft(
     *,
     marker: str,
@@ -104,7 +155,8 @@ def build_draft(
         source_city.language, target_city.language, source_city, source_url, marker
     )
     review = review_note_html(target_city.language, translation.flags)
-    body = clean_html(translation.body_html + review + attribution)
+    lead = lead_html(item, translation.summary)
+    body = clean_html(lead + _alt_from_captions(translation.body_html) + review + attribution)
     return Draft(
         marker=marker,
         source_id=item.source_id,

@@ -8,7 +8,8 @@ No column names cross from the pipeline to the store: the type says what is reco
     PollIntent                       one poll of one source
     ├── SourcePolled                 the source row: result, next poll, validators
     ├── NewItem → NewDelivery …      first sighting, with a delivery per partner
-    ├── ChangedItem                  a new version of a known item
+    ├── NewAlias                     the same article another source of the city holds
+    ├── ChangedItem                  a new version of a known item (or one enriched)
     └── seen                         known items only sighted again
     DeliveryIntent                   one step of one delivery
       MarkCreating | RecordWritten | HandOff | NoteReviewed
@@ -64,9 +65,26 @@ class NewDelivery:
 
 @dataclass(frozen=True)
 class NewItem:
+    """A first sighting. With a ``city_key``, the store keeps one item per city and
+    key: should another source's item have taken the key meanwhile (two polls at
+    once), this one is recorded as its alias instead, without deliveries (the first
+    to bring it wins; promise 1)."""
+
     item: Item
     content_hash: str
     deliveries: tuple[NewDelivery, ...]
+    city_key: str | None = None
+
+
+@dataclass(frozen=True)
+class NewAlias:
+    """The source's item is the city's item ``item_id`` (another source brought it
+    first): recorded, or its ``content_hash`` updated; never delivered itself."""
+
+    source_id: str
+    key: str
+    item_id: int
+    content_hash: str
 
 
 @dataclass(frozen=True)
@@ -87,6 +105,7 @@ class PollIntent:
     new: tuple[NewItem, ...] = ()
     changed: tuple[ChangedItem, ...] = ()
     seen: tuple[int, ...] = ()  # ids of known items only sighted again
+    aliases: tuple[NewAlias, ...] = ()  # the source's items that another source holds
 
 
 # ---------------------------------------------------------------------- deliveries

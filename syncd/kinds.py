@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     import httpx
 
     from .net.http import PoliteClient
+    from .sources.page import PageMemory
     from .store import Store
 
 
@@ -58,6 +59,8 @@ class Service(enum.StrEnum):
     TARGET_HTTP = "target-http"
     #: the injected clock
     CLOCK = "clock"
+    #: the store's memory of article pages (``Services.pages``)
+    PAGES = "pages"
 
 
 class Services(Protocol):
@@ -68,6 +71,9 @@ class Services(Protocol):
 
     @property
     def store(self) -> Store: ...
+
+    @property
+    def pages(self) -> PageMemory: ...
 
     @property
     def target_http(self) -> httpx.Client | None: ...
@@ -187,7 +193,7 @@ class _OptionsChecks:
 
 @dataclass(frozen=True)
 class PolledKind(_OptionsChecks):
-    """A source syncd polls through the shared client (feed, html, jpage)."""
+    """A source syncd polls through the shared client (feed)."""
 
     name: str
     options: type
@@ -198,6 +204,28 @@ class PolledKind(_OptionsChecks):
 
     def make(self, source: SourceConfig, city: CityConfig, services: Services) -> Source:
         return self.build(source, city, services.http)
+
+    def servers(
+        self, sources: Sequence[tuple[SourceConfig, CityConfig]], services: Services
+    ) -> list[Server]:
+        return []
+
+
+@dataclass(frozen=True)
+class PagedKind(_OptionsChecks):
+    """A source that reads article pages (html, jpage): polled through the shared
+    client, remembering each article page in the store (``PageMemory``) so that an
+    unchanged article is not fetched again, across processes."""
+
+    name: str
+    options: type
+    build: Callable[[SourceConfig, CityConfig, PoliteClient, PageMemory], Source]
+    validate: Callable[[SourceConfig, Any], tuple[str, str] | None] = _no_options_check
+    needs: frozenset[Service] = frozenset({Service.HTTP, Service.PAGES})
+    pushed: bool = False
+
+    def make(self, source: SourceConfig, city: CityConfig, services: Services) -> Source:
+        return self.build(source, city, services.http, services.pages)
 
     def servers(
         self, sources: Sequence[tuple[SourceConfig, CityConfig]], services: Services
@@ -319,13 +347,13 @@ def _feed() -> SourceKind:
 def _html() -> SourceKind:
     from .sources import html
 
-    return PolledKind("html", html.Options, html.make, html.check_options)
+    return PagedKind("html", html.Options, html.make, html.check_options)
 
 
 def _jpage() -> SourceKind:
     from .sources import jpage
 
-    return PolledKind("jpage", jpage.Options, jpage.make, jpage.check_options)
+    return PagedKind("jpage", jpage.Options, jpage.make, jpage.check_options)
 
 
 def _inbound() -> SourceKind:

@@ -52,6 +52,10 @@ class Item:
     flags: tuple[str, ...] = ()
     #: raw marker evidence found before sanitizing (echo detection); not hashed.
     echo_marker: str | None = None
+    #: where ``published`` came from (``meta:pubdate``, ``page text``, ``list``, …)
+    #: and whether it is a day without a time (midnight local); not hashed, not stored.
+    date_source: str = ""
+    date_only: bool = False
 
     def content_hash(self) -> str:
         """Hash over normalized title, body and images; volatile fields excluded."""
@@ -210,6 +214,26 @@ class FetchResult:
     alerts: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class PageRecord:
+    """What a page source remembers of one article page between polls and processes.
+
+    ``etag``/``last_modified`` are the page's validators for a conditional GET;
+    ``content_hash`` is a hash of the page as read (a server without validators that
+    sends the same page again is not parsed again); ``entry_hash`` a hash of what the
+    list said about it (a changed list entry means the article is read again);
+    ``revisit_at`` when it may be fetched again although the list entry is the same.
+    """
+
+    url: str
+    etag: str | None
+    last_modified: str | None
+    content_hash: str
+    entry_hash: str
+    fetched_at: datetime
+    revisit_at: datetime
+
+
 # --------------------------------------------------------------------- stored state
 # What the store hands back: read-only snapshots that ``decide`` reasons about.
 
@@ -249,6 +273,20 @@ class ItemRow:
     echo: bool
     first_seen_at: datetime
     last_seen_at: datetime
+    #: its identity within the city (``syncd.identity.city_key``); None: none known
+    city_key: str | None = None
+
+
+@dataclass(frozen=True)
+class AliasRow:
+    """Another source's item that is the same article as ``item_id`` (held by the
+    source that brought it first): no deliveries of its own; ``content_hash`` is
+    that of its own content when last seen (a change may enrich the holder)."""
+
+    source_id: str
+    key: str
+    item_id: int
+    content_hash: str
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,9 @@ One source poll (``poll``)::
         store.apply_poll(decide.poll_failed(row, e))    # backoff, Retry-After, alert
         return
     known  = store.items_by_keys(keys of result)
-    intent = decide.poll_succeeded(row, result, known, partners)
+    city   = the city's holders of the other items' city keys, the source's aliases,
+             their rows and current content          # one article, one item per city
+    intent = decide.poll_succeeded(row, result, known, partners, city)
     store.apply_poll(intent)      # every item recorded before any other work, one transaction
     source.acknowledge(result)
 
@@ -39,7 +41,7 @@ from typing import TYPE_CHECKING
 
 from . import decide, logs
 from .decide import Action
-from .draft import build_draft
+from .draft import build_draft, translatable_body
 from .errors import (
     FetchCancelled,
     ModelMissing,
@@ -58,6 +60,7 @@ from .intents import Park
 from .models import (
     DeliveryRow,
     Draft,
+    FetchResult,
     Item,
     ItemRow,
     Remote,
@@ -128,7 +131,7 @@ def poll(app: App, source_id: str) -> PollResult:
     and an alert, logged with its traceback, and is backed off like any failure. Only
     a ``StoreError`` (the state itself is unusable) propagates.
     """
-    city, _cfg = app.source_config(source_id)
+    city, cfg = app.source_config(source_id)
     store, now, policy = app.store, app.clock(), _policy(app, source_id)
     row = store.source(source_id, city.id)
     try:
@@ -136,8 +139,9 @@ def poll(app: App, source_id: str) -> PollResult:
         result = source.fetch(SourceState(etag=row.etag, last_modified=row.last_modified))
         keys = [i.key for i in result.items]
         known = {} if result.not_modified else store.items_by_keys(source_id, keys)
+        items = _city_items(app, source_id, city.id, cfg.identity, result, known)
         partners = [p.id for p in app.config.partners(city.id)]
-        d = decide.poll_succeeded(row, result, known, partners, policy, now, app.rand())
+        d = decide.poll_succeeded(row, result, known, partners, policy, now, app.rand(), items)
     except StoreError:
         raise
     except FetchCancelled as exc:  # syncd is stopping: not the source's fault, not recorded
@@ -164,6 +168,27 @@ def poll(app: App, source_id: str) -> PollResult:
              capped=d.capped, skipped=len(d.skipped), next_poll=nxt)  # fmt: skip
     msg = f"{len(result.items)} items: {d.new} new, {d.changed} changed, {len(d.skipped)} skipped"
     return PollResult(source_id, True, msg, d.new, d.changed, len(d.skipped))
+
+
+def _city_items(
+    app: App,
+    source_id: str,
+    city_id: str,
+    identity: str,
+    result: FetchResult,
+    known: dict[str, ItemRow],
+) -> decide.CityItems:
+    """What the city already holds that the result's items may be (for ``decide``)."""
+    store = app.store
+    others = [i for i in result.items if i.key not in known]
+    aliases = store.aliases_by_keys(source_id, [i.key for i in others])
+    unknown = [i for i in others if i.key not in aliases]
+    holders = store.items_by_city_keys(city_id, decide.city_keys(unknown, identity))
+    rows = store.items_by_ids([a.item_id for a in aliases.values()])
+    rows.update((h.id, h) for h in holders.values())
+    enriched = store.aliased([r.id for r in known.values()])
+    contents = {i: store.item_version(i) for i in sorted(set(rows) | enriched)}
+    return decide.CityItems(identity, aliases, holders, rows, contents)
 
 
 def _record_failure(
@@ -258,7 +283,7 @@ def _translate_all(
             target_language=key[2],
             title=item.title,
             summary=item.summary,
-            body_html=item.body_html,
+            body_html=translatable_body(item),
         )
     if need:
         keys = list(need)

@@ -88,6 +88,11 @@ class Only:
         return self._store
 
     @property
+    def pages(self) -> Store:
+        self._use(Service.PAGES)
+        return self._store
+
+    @property
     def target_http(self) -> None:
         self._use(Service.TARGET_HTTP)
         return None

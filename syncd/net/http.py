@@ -18,8 +18,11 @@ Contains no business logic.
   the config allows them (``http.allow_private``), so a hostile feed cannot make syncd
   probe the server's own network; the name is resolved once, at connect time, and the
   checked address is the one connected (no DNS rebinding);
-- at least ``host_delay`` between two requests to one host (longer when the host's
-  robots.txt asks for a ``Crawl-delay``, capped at ``MAX_CRAWL_DELAY``);
+- at least ``host_delay`` between two requests to one site (longer when the site's
+  robots.txt asks for a ``Crawl-delay``, capped at ``MAX_CRAWL_DELAY``). A site is
+  the host name with its port (``site_of``), never the address it resolves to: two
+  sites that share an address (virtual hosting, a CDN) keep their own pace, and two
+  servers on one address but different ports are two sites;
 - ``robots_allows(url)`` answers from the host's robots.txt (cached a day), when
   ``http.respect_robots`` is on; page sources ask it before every request;
 - no cookies are stored or sent;
@@ -138,6 +141,30 @@ def _raw_chunks(resp: httpx.Response) -> Iterator[bytes]:
         yield resp.content
 
 
+def site_of(url: str) -> str:
+    """What politeness is kept per: the URL's host name, lower-case, with its port
+    when that is not the scheme's default (``www.dueren.de``, ``127.0.0.1:8080``).
+    http and https of one host are one site."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if port is None or port == {"http": 80, "https": 443}.get(parts.scheme.lower()):
+        return host
+    return f"{host}:{port}"
+
+
+#: shown an unusable robots.txt answer: (status, headers, body, robots.txt URL)
+RobotsWall = Callable[[int, Mapping[str, str], bytes, str], None]
+
+
+def robots_url(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}/robots.txt"
+
+
 def _fail(source_id: str, url: str, message: str) -> NetError:
     return NetError(source_id, redact_url(url), redact_text(message))
 
@@ -212,30 +239,38 @@ class PoliteClient:
         while (left := end - time.monotonic()) > 0 and not self.halted():
             self._stop.wait(min(left, netguard.SLICE))
 
-    def _wait_for_host(self, host: str) -> float:
-        """Sleeps until ``host`` may be asked again; returns the seconds waited."""
+    def _wait_for_host(self, site: str) -> float:
+        """Sleeps until ``site`` (``site_of``: host and port, never the address) may
+        be asked again; returns the seconds waited."""
         with self._lock:
-            delay = max(self.config.host_delay.total_seconds(), self._crawl_delay.get(host, 0.0))
+            delay = max(self.config.host_delay.total_seconds(), self._crawl_delay.get(site, 0.0))
             if delay <= 0:
                 return 0.0
-            last = self._last_request.get(host)
+            last = self._last_request.get(site)
             now = time.monotonic()
             wait = 0.0 if last is None else max(0.0, last + delay - now)
-            self._last_request[host] = now + wait
+            self._last_request[site] = now + wait
         if wait:
             self._sleep(wait)
         return wait
 
-    def robots_allows(self, source_id: str, url: str) -> bool:
+    def robots_allows(self, source_id: str, url: str, *, wall: RobotsWall | None = None) -> bool:
         """Whether the host's robots.txt lets syncd fetch ``url`` (always, when
         ``http.respect_robots`` is off). Raises ``NetError`` while robots.txt itself
-        cannot be had (network failure, 5xx), as RFC 9309 asks."""
+        cannot be had (network failure, 5xx), as RFC 9309 asks.
+
+        ``wall`` is shown an unusable answer (``(status, headers, body, url)``) first:
+        a site that answers every path with a challenge answers robots.txt with one
+        too, and the caller may raise its own error for that (page sources raise the
+        same alert as for a challenged page) instead of "robots.txt unavailable"."""
         if not self.config.respect_robots:
             return True
         self.check_url(source_id, url)
         try:
             rules = self._robots.rules(url)
         except RobotsUnavailable as exc:
+            if wall is not None:
+                wall(exc.status, exc.headers, exc.body, robots_url(url))
             raise _fail(
                 source_id, url, f"robots.txt unavailable ({exc}); not fetching the site"
             ) from exc
@@ -244,9 +279,8 @@ class PoliteClient:
         except NetError as exc:
             raise _fail(source_id, url, f"robots.txt unavailable ({exc})") from exc
         if rules.crawl_delay:
-            host = urlsplit(url).hostname or ""
             with self._lock:
-                self._crawl_delay[host] = min(rules.crawl_delay, MAX_CRAWL_DELAY)
+                self._crawl_delay[site_of(url)] = min(rules.crawl_delay, MAX_CRAWL_DELAY)
         return rules.allowed(url)
 
     def _fetch_robots(self, robots_url: str) -> tuple[int, bytes]:
@@ -259,6 +293,8 @@ class PoliteClient:
             allow_hosts=lambda _host: True,
             raise_for_status=False,
         )
+        if resp.status >= 500:  # kept whole: it may be a challenge (see robots_allows)
+            raise RobotsUnavailable(resp.status, resp.headers, resp.content)
         return resp.status, resp.content
 
     def check_url(self, source_id: str, url: str) -> None:
@@ -318,7 +354,7 @@ class PoliteClient:
                         "on its own host or its allow_hosts (use the new address if it moved)",
                     )
                 try:
-                    budget.extend(self._wait_for_host(host))
+                    budget.extend(self._wait_for_host(site_of(current)))
                     if self.halted():
                         raise netguard.Cancelled()
                     with self._client.stream(method, current, headers=headers, data=data) as resp:

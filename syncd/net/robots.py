@@ -20,7 +20,7 @@ from __future__ import annotations
 import contextlib
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import unquote, urlsplit
@@ -165,8 +165,14 @@ class RobotsCache:
 
 
 class RobotsUnavailable(Exception):
-    """robots.txt answered with a server error (internal: the client maps it)."""
+    """robots.txt answered with a server error (internal: the client maps it).
+    ``headers`` and ``body`` are the answer's, when the fetcher kept them (a caller
+    may recognise a challenge page in them)."""
 
-    def __init__(self, status: int) -> None:
+    def __init__(
+        self, status: int, headers: Mapping[str, str] | None = None, body: bytes = b""
+    ) -> None:
         self.status = status
+        self.headers: Mapping[str, str] = headers or {}
+        self.body = body
         super().__init__(f"HTTP {status}")

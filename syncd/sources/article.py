@@ -5,9 +5,12 @@
 found wins:
 
 - title: ``<meta name="ArticleTitle">``, ``og:title``, the list entry, ``<title>``;
-- date: ``<meta name="PubDate">``, ``article:published_time`` and other date metas,
-  the ``article_date`` selector, the first ``<time datetime>`` in the body, the list
-  entry; local times are read in the city's zone;
+- summary: the ``teaser`` selector on the article, the list teaser unless cropped
+  (``…``), ``<meta name="description">``, ``og:description``;
+- categories: the ``categories`` selector, else ``<meta name="ColumnName">``;
+- date: metadata, the ``article_date`` selector, ``<time datetime>``, the visible
+  publication line, the list entry (``sources/pubdate.py``: which one was used and
+  whether the date is date-only travel with the article);
 - body: the Hanweb ``ContentStart``/``ContentEnd`` markers when the spec asks for
   them, then the ``body`` selectors (minus ``remove``); when they find nothing,
   trafilatura (the item is flagged ``generic-extractor``); under ``min_body``
@@ -17,7 +20,7 @@ found wins:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any
@@ -28,21 +31,12 @@ import trafilatura
 
 from ..models import Image
 from ..sanitize import clean_html, escape, to_text
-from .decode import parse_date, strip_controls
+from .decode import strip_controls
 from .pages import Page
+from .pubdate import Dated, choose, dated, meta_dates, time_element, visible_line
 
 MAX_TITLE = 1000
 MAX_IMAGES = 20
-_DATE_METAS = (
-    ("name", "pubdate"),
-    ("property", "article:published_time"),
-    ("name", "publishdate"),
-    ("name", "dc.date.issued"),
-    ("name", "dc.date"),
-    ("name", "dcterms.date"),
-    ("name", "date"),
-    ("itemprop", "datepublished"),
-)
 
 
 @dataclass(frozen=True)
@@ -53,6 +47,7 @@ class Entry:
     title: str = ""
     published: datetime | None = None
     teaser: str = ""
+    date_only: bool = False  # the list gave a day without a time
 
 
 @dataclass(frozen=True)
@@ -66,6 +61,9 @@ class ArticleSpec:
     date_formats: tuple[str, ...] = ()
     min_body: int = 200
     markers: bool = False  # Hanweb <meta name="ContentStart"> … ContentEnd
+    teaser: Any = None  # the article's own teaser (lead)
+    images: Any = None  # the article's images outside the body
+    categories: Any = None  # the article's categories, one per element
 
 
 class NoBody(Exception):
@@ -115,26 +113,22 @@ def _serialize(elements: Iterable[Any], remove: Sequence[Any]) -> str:
     return "".join(parts)
 
 
-def _meta_date(page: Page, tz: tzinfo, formats: tuple[str, ...]) -> datetime | None:
-    for attr, name in _DATE_METAS:
-        value = page.meta(attr, name)
-        if value:
-            dt = parse_date(value, tz, formats)
-            if dt is not None:
-                return dt
-    return None
-
-
-def _images(body_html: str, page: Page) -> tuple[Image, ...]:
+def _images(body_html: str, page: Page, spec: ArticleSpec) -> tuple[Image, ...]:
+    """The body's images, then those the ``images`` selector finds outside it (a
+    TYPO3 news image block), with their alt text; else ``og:image``."""
     out: list[Image] = []
     seen: set[str] = set()
+    imgs: list[Any] = []
     if body_html:
-        frag = lxml.html.fragment_fromstring(body_html, create_parent="div")
-        for img in frag.iter("img"):
-            src = img.get("src") or ""
-            if src.startswith(("http://", "https://")) and src not in seen:
-                seen.add(src)
-                out.append(Image(url=src, title=(img.get("alt") or "").strip() or None))
+        imgs += lxml.html.fragment_fromstring(body_html, create_parent="div").iter("img")
+    if spec.images is not None:
+        for el in spec.images(page.doc):
+            imgs += [el] if el.tag == "img" else list(el.iter("img"))
+    for img in imgs:
+        src = img.get("src") or ""
+        if src.startswith(("http://", "https://")) and src not in seen:
+            seen.add(src)
+            out.append(Image(url=src, title=to_text(img.get("alt") or "").strip() or None))
     og = urljoin(page.url, page.meta("property", "og:image"))
     if not out and og != page.url and og.startswith(("http://", "https://")):
         out.append(Image(url=og))
@@ -152,6 +146,9 @@ class Article:
     flags: tuple[str, ...]
     warnings: tuple[str, ...]
     meta: dict[str, str]
+    date_source: str = ""  # where ``published`` came from (``sources/pubdate.py``)
+    date_only: bool = False
+    categories: tuple[str, ...] = ()
 
 
 def read_article(page: Page, spec: ArticleSpec, entry: Entry) -> Article:
@@ -160,28 +157,12 @@ def read_article(page: Page, spec: ArticleSpec, entry: Entry) -> Article:
     if not title:
         t = page.doc.find(".//title")
         title = element_text(t) if t is not None else ""
-    published = _meta_date(page, spec.tz, spec.date_formats)
-    if published is None and spec.date is not None:
-        for el in spec.date(page.doc):
-            published = parse_date(
-                el.get("datetime") or el.get("content") or element_text(el),
-                spec.tz,
-                spec.date_formats,
-            )
-            if published:
-                break
     flags: list[str] = []
     warnings: list[str] = []
     elements = _body_from_markers(page) if spec.markers else []
     if not elements:
         elements = select_body(page.doc, spec.body)
-    if published is None:
-        for root in [*elements, page.doc]:
-            times = [t for t in root.iter("time") if t.get("datetime")]
-            if times:
-                published = parse_date(times[0].get("datetime"), spec.tz, spec.date_formats)
-                break
-    published = published or entry.published
+    date = _published(page, spec, entry, elements)
     raw = _serialize(elements, spec.remove) if elements else ""
     body = clean_html(raw)
     if not to_text(body) and "<img" not in body:
@@ -200,9 +181,25 @@ def read_article(page: Page, spec: ArticleSpec, entry: Entry) -> Article:
     if len(to_text(body)) < spec.min_body:
         flags.append("tiny-body")
         warnings.append(f"tiny body ({len(to_text(body))} characters) on {page.url}")
+    # a list crops long teasers ("…"): the article's own teaser is the whole one
+    cropped = entry.teaser.rstrip().endswith(("…", "...", "[…]"))
+    own = [element_text(el) for el in spec.teaser(page.doc)] if spec.teaser is not None else []
     summary = (
-        entry.teaser or page.meta("name", "description") or page.meta("property", "og:description")
+        next((t for t in own if t), "")
+        or ("" if cropped else entry.teaser)
+        or page.meta("name", "description")
+        or page.meta("property", "og:description")
+        or entry.teaser
     )
+    categories = (
+        [element_text(el) for el in spec.categories(page.doc)]
+        if spec.categories is not None
+        else []
+    )
+    categories = list(dict.fromkeys(c for c in categories if c))
+    column = page.meta("name", "columnname")
+    if not categories and column:
+        categories = [column]
     meta = {
         k: page.meta("name", k.lower())
         for k in ("ContentSource", "ColumnName", "SiteName")
@@ -210,12 +207,32 @@ def read_article(page: Page, spec: ArticleSpec, entry: Entry) -> Article:
     }
     return Article(
         title=to_text(title)[:MAX_TITLE],
-        published=published,
+        published=date.value if date else None,
         summary=to_text(summary),
         raw_body=raw,
         body_html=body,
-        images=_images(body, page),
+        images=_images(body, page, spec),
         flags=tuple(flags),
         warnings=tuple(warnings),
         meta=meta,
+        categories=tuple(to_text(c) for c in categories),
+        date_source=date.source if date else "",
+        date_only=date.date_only if date else False,
     )
+
+
+def _published(page: Page, spec: ArticleSpec, entry: Entry, elements: list[Any]) -> Dated | None:
+    tz, formats = spec.tz, spec.date_formats
+
+    def candidates() -> Iterator[Dated | None]:
+        yield from meta_dates(page, tz, formats)
+        if spec.date is not None:
+            for el in spec.date(page.doc):
+                text = el.get("datetime") or el.get("content") or element_text(el)
+                yield dated(text, tz, formats, "article_date")
+        yield time_element([*elements, page.doc], tz, formats)
+        yield visible_line(page.doc, tz, formats)
+        if entry.published is not None:
+            yield Dated(entry.published, "list", entry.date_only)
+
+    return choose(candidates(), tz)

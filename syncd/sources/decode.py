@@ -298,6 +298,15 @@ def rfc2822(text: str) -> datetime | None:
 def parse_date(text: str | None, tz: tzinfo, formats: Iterable[str] = ()) -> datetime | None:
     """The first date found in ``text`` as UTC, or None. Local times are read in ``tz``.
     Never raises: a date UTC cannot hold is no date."""
+    found = find_date(text, tz, formats)
+    return found[0] if found is not None else None
+
+
+def find_date(
+    text: str | None, tz: tzinfo, formats: Iterable[str] = ()
+) -> tuple[datetime, bool] | None:
+    """The first date found in ``text`` as UTC and whether it is date-only (no time of
+    day given: midnight in ``tz``), or None. Never raises."""
     if not text:
         return None
     norm = normalize_digits(text)[:500]  # a date is short; cap work on hostile input
@@ -306,11 +315,19 @@ def parse_date(text: str | None, tz: tzinfo, formats: Iterable[str] = ()) -> dat
             parsed = datetime.strptime(norm, fmt)
         except ValueError:
             continue
-        return to_utc(parsed, tz)
+        utc = to_utc(parsed, tz)
+        return None if utc is None else (utc, not any(d in fmt for d in _TIME_DIRECTIVES))
     for pattern, order in _PATTERNS:
         for m in pattern.finditer(norm):
             dt = _from_match(m, order)
             if dt is not None:
-                return to_utc(dt, tz)
+                utc = to_utc(dt, tz)
+                return None if utc is None else (utc, m.group(4) is None)
     dt = rfc2822(norm)
-    return to_utc(dt, tz) if dt is not None and 1970 <= dt.year <= 2200 else None
+    if dt is None or not 1970 <= dt.year <= 2200:
+        return None
+    utc = to_utc(dt, tz)
+    return None if utc is None else (utc, False)
+
+
+_TIME_DIRECTIVES = ("%H", "%I", "%M", "%X", "%c", "%T", "%R")

@@ -170,7 +170,7 @@ class FeedSource:
         body = clean_html(body_raw, self._base)
         if body and not body.lstrip().startswith("<"):
             body = f"<p>{body}</p>"
-        published, date_note = _published(entry, self.tz)
+        published, date_note, date_field = _published(entry, self.tz)
         item = Item(
             source_id=self.id,
             key=key,
@@ -189,6 +189,7 @@ class FeedSource:
                 if t
             ),
             echo_marker=echo,
+            date_source=f"feed <{date_field}>" if date_field else "",
         )
         return item, date_note
 
@@ -197,10 +198,10 @@ class _EntryProblem(Exception):
     """One entry is unusable; the feed goes on (internal to this module)."""
 
 
-def _published(entry: Any, tz: ZoneInfo) -> tuple[datetime | None, str | None]:
-    """The entry's date in UTC (a date without zone is read in the source's zone), and
-    a note when a date is there but unusable: unreadable, or beyond what UTC can hold
-    (year 1 or 9999 with an offset). Never raises."""
+def _published(entry: Any, tz: ZoneInfo) -> tuple[datetime | None, str | None, str | None]:
+    """The entry's date in UTC (a date without zone is read in the source's zone), a
+    note when a date is there but unusable: unreadable, or beyond what UTC can hold
+    (year 1 or 9999 with an offset), and the field it came from. Never raises."""
     unusable: list[str] = []
     for field in ("published", "updated", "created"):
         # dict.get: feedparser's own get() maps a missing "updated" to "published",
@@ -216,11 +217,11 @@ def _published(entry: Any, tz: ZoneInfo) -> tuple[datetime | None, str | None]:
             dt = _from_struct(parsed)
         utc = to_utc(dt, tz) if dt is not None else None
         if utc is not None:
-            return utc, None
+            return utc, None, field
         unusable.append(str(raw)[:60])
     if not unusable:
-        return None, None
-    return None, f"date {unusable[0]!r} unreadable or out of range; kept without a date"
+        return None, None, None
+    return None, f"date {unusable[0]!r} unreadable or out of range; kept without a date", None
 
 
 def _from_struct(parsed: Any) -> datetime | None:

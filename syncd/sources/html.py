@@ -19,8 +19,8 @@ from ..net.http import PoliteClient, cache_hint
 from ..sanitize import to_text
 from . import SourceState
 from .article import ArticleSpec, Entry, element_text
-from .decode import parse_date
-from .page import Listing, PageSource
+from .decode import find_date
+from .page import Listing, PageMemory, PageSource
 from .pages import LOGIN, Disallowed, Page, has_password_form
 from .selectors import canonical_url, css, regex_problem, selector_problem
 
@@ -49,6 +49,12 @@ class Options:
     remove: tuple[str, ...] = ()
     #: on the article: its date, when the page has no date metadata
     article_date: str = ""
+    #: on the article: its own teaser, the item's summary (a list crops long ones)
+    article_teaser: str = ""
+    #: on the article: its categories, one per matched element
+    categories: str = ""
+    #: on the article: its images outside the body (<img> or their containers)
+    images: str = ""
     #: strptime formats tried before the built-in date patterns
     date_formats: tuple[str, ...] = ()
     #: regular expression an article URL must contain (re.search); empty → any on the host
@@ -69,7 +75,10 @@ def check_options(source: SourceConfig, options: Options) -> tuple[str, str] | N
     """Validate what annotations cannot: URL, selectors, the allow pattern, limits."""
     if not source.url.startswith(("http://", "https://")):
         return "url", "expected the list page's http(s) URL"
-    for key in ("item", "link", "title", "date", "teaser", "next_page", "body", "article_date"):
+    for key in (
+        "item", "link", "title", "date", "teaser", "next_page", "body", "article_date",
+        "article_teaser", "categories", "images",
+    ):  # fmt: skip
         sel = getattr(options, key)
         problem = (
             (None if key != "item" else "expected a CSS selector")
@@ -92,9 +101,15 @@ def check_options(source: SourceConfig, options: Options) -> tuple[str, str] | N
 
 
 class HtmlSource(PageSource):
-    def __init__(self, source: SourceConfig, city: CityConfig, http: PoliteClient) -> None:
+    def __init__(
+        self,
+        source: SourceConfig,
+        city: CityConfig,
+        http: PoliteClient,
+        memory: PageMemory | None = None,
+    ) -> None:
         opts: Options = source.options
-        super().__init__(source, city, http)
+        super().__init__(source, city, http, memory)
         self.options = opts
         sel = css
         self._item_sel = sel(opts.item)
@@ -111,6 +126,9 @@ class HtmlSource(PageSource):
             date=sel(opts.article_date),
             date_formats=opts.date_formats,
             min_body=opts.min_body,
+            teaser=sel(opts.article_teaser),
+            categories=sel(opts.categories),
+            images=sel(opts.images),
         )
 
     def listing(self, state: SourceState) -> Listing:
@@ -212,13 +230,19 @@ class HtmlSource(PageSource):
             )
             d = self._first(el, self._date)
             date = (
-                parse_date(d.get("datetime") or element_text(d), self.tz, self.options.date_formats)
+                find_date(d.get("datetime") or element_text(d), self.tz, self.options.date_formats)
                 if d is not None
                 else None
             )
             teaser = self._first(el, self._teaser)
             out.append(
-                Entry(key, to_text(title), date, element_text(teaser) if teaser is not None else "")
+                Entry(
+                    key,
+                    to_text(title),
+                    date[0] if date else None,
+                    element_text(teaser) if teaser is not None else "",
+                    date_only=date[1] if date else False,
+                )
             )
         return out
 
@@ -230,5 +254,8 @@ class HtmlSource(PageSource):
         return found[0] if found else None
 
 
-def make(source: SourceConfig, city: CityConfig, http: PoliteClient) -> HtmlSource:
-    return HtmlSource(source, city, http)
+def make(
+    source: SourceConfig, city: CityConfig, http: PoliteClient, memory: PageMemory | None = None
+) -> HtmlSource:
+    """The source; ``memory`` (the store) remembers its article pages across polls."""
+    return HtmlSource(source, city, http, memory)

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl, urljoin, urlsplit
+from urllib.parse import parse_qsl, unquote, urljoin, urlsplit
 
 import lxml.html
 from lxml import etree
@@ -41,8 +41,8 @@ from ..net.http import PoliteClient, cache_hint
 from ..sanitize import escape, to_text
 from . import SourceState
 from .article import Article, ArticleSpec, Entry
-from .decode import parse_date
-from .page import Listing, PageSource
+from .decode import find_date
+from .page import Listing, PageMemory, PageSource
 from .pages import Disallowed, Page
 from .selectors import canonical_url, css, regex_problem, selector_problem
 
@@ -93,6 +93,11 @@ class Options:
     )
     #: parts of the body to drop
     remove: tuple[str, ...] = ()
+    #: on the article: its date, when the page has no date metadata (the visible
+    #: publication line, "发布日期：…", is read without it)
+    article_date: str = ""
+    #: strptime formats tried before the built-in date patterns
+    date_formats: tuple[str, ...] = ()
     #: at most this many articles read per poll (the newest entries)
     max_articles: int = 20
     #: body text shorter than this (characters) is flagged "tiny-body"
@@ -106,6 +111,8 @@ class Options:
 def check_options(source: SourceConfig, options: Options) -> tuple[str, str] | None:
     if not source.url.startswith(("http://", "https://")):
         return "url", "expected the column page's http(s) URL (…/col/col<id>/index.html)"
+    if options.article_date and (problem := selector_problem(options.article_date)):
+        return "article_date", problem
     for key, sels in (("body", options.body), ("remove", options.remove)):
         for i, sel in enumerate(sels):
             problem = selector_problem(sel)
@@ -149,9 +156,26 @@ def paging(text: str, page_url: str, fallback_proxy: str) -> tuple[str | None, d
     if proxy is None:
         m = _PROXY.search(text)
         proxy = m.group(1) if m else (fallback_proxy or None)
+    ids = {k: form_value(v) for k, v in ids.items()}
     if proxy is None or not all(ids.get(k) for k in ("webid", "columnid", "unitid")):
         return None, ids
     return urljoin(page_url, proxy), ids
+
+
+def form_value(value: str) -> str:
+    """A form value as the browser sends it: decoded. Pages carry ``webname`` encoded
+    once or twice in the ``nextgroup`` link (and encoded in the paging script); the
+    form is encoded once when it is posted, so the value is decoded until it no
+    longer changes (at most three rounds; never into bytes that are not UTF-8)."""
+    for _ in range(3):
+        try:
+            decoded = unquote(value, errors="strict")
+        except UnicodeDecodeError:
+            break
+        if decoded == value:
+            break
+        value = decoded
+    return value
 
 
 def total_records(text: str) -> int | None:
@@ -160,15 +184,23 @@ def total_records(text: str) -> int | None:
 
 
 class JpageSource(PageSource):
-    def __init__(self, source: SourceConfig, city: CityConfig, http: PoliteClient) -> None:
+    def __init__(
+        self,
+        source: SourceConfig,
+        city: CityConfig,
+        http: PoliteClient,
+        memory: PageMemory | None = None,
+    ) -> None:
         opts: Options = source.options
-        super().__init__(source, city, http)
+        super().__init__(source, city, http, memory)
         self.options = opts
         self._allow = re.compile(opts.allow) if opts.allow else None
         self.spec = ArticleSpec(
             tz=city.tz,
             body=[css(s) for s in opts.body],
             remove=[css(s) for s in opts.remove],
+            date=css(opts.article_date),
+            date_formats=opts.date_formats,
             min_body=opts.min_body,
             markers=True,
         )
@@ -271,7 +303,15 @@ class JpageSource(PageSource):
             link_text = " ".join(link.text_content().split())
             rest = " ".join(frag.text_content().split()).replace(link_text, " ")
             title = (link.get("title") or "").strip() or link_text
-            out.append(Entry(url, to_text(title), parse_date(rest, self.tz)))
+            date = find_date(rest, self.tz, self.options.date_formats)
+            out.append(
+                Entry(
+                    url,
+                    to_text(title),
+                    date[0] if date else None,
+                    date_only=date[1] if date else False,
+                )
+            )
         return out
 
     def decorate(self, article: Article) -> Article:
@@ -282,5 +322,8 @@ class JpageSource(PageSource):
         return Article(**{**article.__dict__, "body_html": body})
 
 
-def make(source: SourceConfig, city: CityConfig, http: PoliteClient) -> JpageSource:
-    return JpageSource(source, city, http)
+def make(
+    source: SourceConfig, city: CityConfig, http: PoliteClient, memory: PageMemory | None = None
+) -> JpageSource:
+    """The source; ``memory`` (the store) remembers its article pages across polls."""
+    return JpageSource(source, city, http, memory)

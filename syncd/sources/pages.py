@@ -147,6 +147,17 @@ class PageReader:
         self.hints = tuple(hints)
         self.max_bytes = max_bytes or None
 
+    def _robots_wall(
+        self, status: int, headers: Mapping[str, str], body: bytes, robots_url: str
+    ) -> None:
+        """A robots.txt that cannot be had because the site walls every path (加速乐
+        answers robots.txt with its HTTP 521 cookie script too) is the same alert as
+        a walled page, not "robots.txt unavailable"."""
+        text, _codec, _warnings = decode_html(body, headers, self.hints)
+        wall = detect_wall(status, headers, strip_controls(text), robots_url, robots_url)
+        if wall:
+            raise SourceAlert(self.source_id, wall, robots_url)
+
     def fetch(
         self,
         url: str,
@@ -163,7 +174,7 @@ class PageReader:
         garbled text), ``FetchError`` / ``RetryLater``.
         """
         with net_errors(self.source_id):
-            if not self.http.robots_allows(self.source_id, url):
+            if not self.http.robots_allows(self.source_id, url, wall=self._robots_wall):
                 raise Disallowed(url)
             resp = self.http.get(
                 self.source_id,

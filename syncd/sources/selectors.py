@@ -14,18 +14,15 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from cssselect import SelectorError
 from lxml import etree
 from lxml.cssselect import CSSSelector
 
-_TRACKING = re.compile(
-    r"^(utm_\w+|mtm_\w+|pk_\w+|piwik_\w+|fbclid|gclid|gclsrc|dclid|msclkid|mc_cid|mc_eid|"
-    r"_ga|_gl|yclid|igshid|spm|wt_mc|wt\.mc_id)$",
-    re.I,
-)
+from ..identity import canonical_url
 
+__all__ = ["canonical_url", "css", "host_filter", "regex_problem", "selector_problem"]
 
 # --------------------------------------------------------------------------- selectors
 
@@ -54,27 +51,6 @@ def css(sel: str) -> Any:
 
 
 # ------------------------------------------------------------------------------- URLs
-
-
-def canonical_url(url: str) -> str:
-    """``url`` in canonical form: the item key of a page."""
-    parts = urlsplit(url.strip())
-    scheme = parts.scheme.lower()
-    host = (parts.hostname or "").lower()
-    port = parts.port
-    netloc = (
-        host
-        if port is None or (scheme, port) in (("http", 80), ("https", 443))
-        else f"{host}:{port}"
-    )
-    query = urlencode(
-        [
-            (k, v)
-            for k, v in parse_qsl(parts.query, keep_blank_values=True)
-            if not _TRACKING.match(k)
-        ]
-    )
-    return urlunsplit((scheme, netloc, parts.path or "/", query, ""))
 
 
 def host_filter(base_url: str, extra: Iterable[str]) -> Callable[[str], bool]:

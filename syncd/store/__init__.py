@@ -8,9 +8,11 @@ add new methods to the module of their domain:
 - ``owner``         one process per state: the SQLite owner lock
 - ``sources``       source rows, poll outcomes, counters
 - ``items``         items and versions; ``apply_poll`` records a whole poll
+- ``aliases``       one item per article and city; other sources' aliases of it
 - ``deliveries``    delivery rows; ``apply_delivery`` records one step
 - ``translations``  translations and the translation memory
 - ``inbound``       the queue of pushed items
+- ``pages``         what page sources remember of article pages
 - ``health``        target health
 
 Contract: all datetimes in and out are timezone-aware UTC. Each public method is one
@@ -24,11 +26,13 @@ come from ``syncd.decide``; the store applies them and decides nothing.
 from __future__ import annotations
 
 from ..models import DeliveryRow, ItemRow, SourceRow, TargetHealth
+from .aliases import AliasesMixin
 from .base import StoreBase, display_url, probe, wrap_exceptions
 from .deliveries import DeliveriesMixin
 from .health import HealthMixin
 from .inbound import InboundMixin
 from .items import ItemsMixin
+from .pages import PagesMixin
 from .schema import SCHEMA_VERSION
 from .sources import SourcesMixin
 from .translations import TranslationsMixin
@@ -49,9 +53,11 @@ __all__ = [
 class Store(
     SourcesMixin,
     ItemsMixin,
+    AliasesMixin,
     DeliveriesMixin,
     TranslationsMixin,
     InboundMixin,
+    PagesMixin,
     HealthMixin,
     StoreBase,
 ):

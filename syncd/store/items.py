@@ -11,8 +11,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from ..intents import NewItem, PollIntent
+from ..intents import NewAlias, NewItem, PollIntent
 from ..models import Image, Item, ItemRow
+from .aliases import holder_of, upsert_alias
 from .base import chunks, wrap_exceptions
 from .schema import deliveries_t, items_t, versions_t
 from .sources import apply_source_polled
@@ -60,6 +61,13 @@ def _insert_version(
 
 def _insert_new(conn: Connection, city_id: str, n: NewItem, now: datetime) -> None:
     item = n.item
+    if n.city_key is not None:
+        # another source of the city brought it first (a poll running alongside this
+        # one): an alias of that item, without deliveries (promise 1)
+        holder = holder_of(conn, city_id, n.city_key)
+        if holder is not None:
+            upsert_alias(conn, NewAlias(item.source_id, item.key, holder, n.content_hash), now)
+            return
     item_id = conn.execute(
         items_t.insert().values(
             source_id=item.source_id,
@@ -72,6 +80,7 @@ def _insert_new(conn: Connection, city_id: str, n: NewItem, now: datetime) -> No
             echo=item.echo_marker is not None,
             first_seen_at=now,
             last_seen_at=now,
+            city_key=n.city_key,
         )
     ).inserted_primary_key[0]  # type: ignore[index]
     _insert_version(conn, item_id, 1, item, n.content_hash, now)
@@ -114,7 +123,8 @@ class ItemsMixin:
     @wrap_exceptions("recording a poll")
     def apply_poll(self, intent: PollIntent) -> None:
         """Record one poll whole, in one transaction: new items with their versions
-        and deliveries, new versions of changed items, sightings, the source's row."""
+        and deliveries (or, when another source holds their city key, as aliases),
+        new versions of changed items, aliases, sightings, the source's row."""
         now, city_id = intent.source.at, intent.source.city_id
         with self.engine.begin() as conn:
             for n in intent.new:
@@ -132,6 +142,8 @@ class ItemsMixin:
                         last_seen_at=now,
                     )
                 )
+            for a in intent.aliases:
+                upsert_alias(conn, a, now)
             for chunk in chunks(list(intent.seen)):
                 conn.execute(
                     items_t.update().where(items_t.c.id.in_(chunk)).values(last_seen_at=now)

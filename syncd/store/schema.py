@@ -77,7 +77,20 @@ items_t = sa.Table(
     sa.Column("echo", sa.Boolean, nullable=False, default=False),
     sa.Column("first_seen_at", UTCDateTime, nullable=False),
     sa.Column("last_seen_at", UTCDateTime, nullable=False),
+    sa.Column("city_key", sa.String),  # identity within the city (syncd.identity)
     sa.UniqueConstraint("source_id", "key", name="uq_items_source_key"),
+)
+_items_city_key = sa.Index("ix_items_city_key", items_t.c.city_id, items_t.c.city_key)
+
+aliases_t = sa.Table(
+    "item_aliases",
+    metadata,
+    sa.Column("source_id", sa.String, primary_key=True),
+    sa.Column("key", sa.String, primary_key=True),
+    sa.Column("item_id", sa.Integer, sa.ForeignKey("items.id"), nullable=False),
+    sa.Column("content_hash", sa.String, nullable=False),  # of the alias's own content
+    sa.Column("first_seen_at", UTCDateTime, nullable=False),
+    sa.Column("last_seen_at", UTCDateTime, nullable=False),
 )
 
 versions_t = sa.Table(
@@ -170,14 +183,48 @@ targets_t = sa.Table(
 )
 
 
+pages_t = sa.Table(
+    "pages",
+    metadata,
+    sa.Column("source_id", sa.String, primary_key=True),
+    sa.Column("url", sa.String, primary_key=True),
+    sa.Column("etag", sa.String),
+    sa.Column("last_modified", sa.String),
+    sa.Column("content_hash", sa.String, nullable=False),  # of the page as read
+    sa.Column("entry_hash", sa.String, nullable=False),  # of what the list said
+    sa.Column("fetched_at", UTCDateTime, nullable=False),
+    sa.Column("revisit_at", UTCDateTime, nullable=False),
+)
+
+
 def _v2_drop_media(conn: Connection) -> None:
     # version 1 kept a cache of uploaded media that nothing read (the WordPress
     # bridge plugin finds uploads by SHA-256 itself)
     conn.exec_driver_sql("DROP TABLE IF EXISTS media")
 
 
+def _add_pages(conn: Connection) -> None:
+    # page sources remember article validators and hashes across processes (issue 12)
+    pages_t.create(conn, checkfirst=True)
+
+
+def _add_city_identity(conn: Connection) -> None:
+    # one item per article and city, whichever of the city's sources brings it (issue 12)
+    inspector = sa.inspect(conn)
+    if not inspector.has_table("items"):
+        items_t.create(conn)
+    elif "city_key" not in {c["name"] for c in inspector.get_columns("items")}:
+        conn.exec_driver_sql("ALTER TABLE items ADD COLUMN city_key VARCHAR")
+    _items_city_key.create(conn, checkfirst=True)
+    aliases_t.create(conn, checkfirst=True)
+
+
 #: MIGRATIONS[n] takes a database at version n + 1 to version n + 2.
-MIGRATIONS: list[Callable[[Connection], None]] = [_v2_drop_media]
+MIGRATIONS: list[Callable[[Connection], None]] = [
+    _v2_drop_media,
+    _add_pages,
+    _add_city_identity,
+]
 SCHEMA_VERSION = len(MIGRATIONS) + 1
 
 

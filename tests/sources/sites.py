@@ -18,6 +18,7 @@ from syncd.config import CityConfig, Config, Duration, HttpConfig, SourceConfig
 from syncd.errors import ConfigError
 from syncd.kinds import TABLE
 from syncd.net.http import PoliteClient
+from syncd.store import Store
 from tests.support.loopback import LoopbackServer, Reply, Request
 
 FIX = Path(__file__).parent / "fixtures"
@@ -159,6 +160,15 @@ class Clock:
 
 #: clients made by ``client``; tests/sources/conftest.py closes them after each test
 OPEN_CLIENTS: list[PoliteClient] = []
+#: stores made by ``memory``; closed after each test as well
+OPEN_STORES: list[Store] = []
+
+
+def memory(tmp_path: Path) -> Store:
+    """A real store on a SQLite file in ``tmp_path``: what page sources remember."""
+    s = Store(f"sqlite:///{tmp_path}/state.db")
+    OPEN_STORES.append(s)
+    return s
 
 
 def client(

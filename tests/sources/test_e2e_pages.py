@@ -32,6 +32,7 @@ from tests.sources.sites import (
 )
 from tests.support.cli import cli, drafts, install_models
 from tests.support.configs import write_config
+from tests.support.feeds import Entry, rss
 from tests.support.loopback import LoopbackServer, Reply
 
 
@@ -233,3 +234,74 @@ def test_inbound_push_becomes_a_draft_and_bad_pushes_are_counted(
         assert counter in status, status
     cli(config, "sync")  # consumed: no second draft
     assert len(drafts(config, "dueren")) == 1
+
+
+def test_a_second_sync_in_a_new_process_fetches_no_unchanged_article(
+    tmp_path: Path, server: LoopbackServer, argos_package_dir: Path
+) -> None:
+    dueren_site(server)
+    jinhua_site(server)
+    u = server.url
+    config = write_config(
+        tmp_path,
+        page_source("dueren-presse", "html", u + DUEREN_LIST, **DUEREN_OPTIONS),
+        page_source("jinhua-news", "jpage", u + JINHUA_COL, **JINHUA_OPTIONS),
+    )
+    install_models(config, argos_package_dir)
+    assert cli(config, "sync").exit_code == 0
+    articles = [r for r in server.requests if "/detail/" in r.path or "/art/" in r.path]
+    assert len(articles) == 8  # every article once
+    server.requests.clear()
+
+    r = cli(config, "sync")  # cron: a new process, the same state
+    assert r.exit_code == 0, r.output
+    asked = sorted({req.path.split("?")[0] for req in server.requests})
+    assert asked == sorted(
+        [DUEREN_LIST, DUEREN_LIST + "/seite-2", JINHUA_COL, "/module/jpage/dataproxy.jsp"]
+    )  # the lists only: no article again
+    assert "0 new, 0 changed" in r.output
+    assert len(drafts(config, "jinhua")) == 4 and len(drafts(config, "dueren")) == 4
+
+
+def test_sources_test_shows_date_sources_holders_and_first_activation(
+    tmp_path: Path, server: LoopbackServer, argos_package_dir: Path
+) -> None:
+    dueren_site(server)
+    detail = server.url + "/verwaltung-politik/pressemitteilungen/detail/"
+    feed = [
+        Entry("news-1", "Haushalt 2024 beschlossen", "<p>Kurz.</p>", detail + "haushalt-2024",
+              "Fri, 15 Mar 2024 16:45:00 +0100", ["Finanzen"]),
+        Entry("news-2", "Nur im Feed", "<p>Nur hier.</p>", server.url + "/nur-im-feed",
+              "Fri, 22 Mar 2024 09:00:00 +0100"),
+    ]  # fmt: skip
+    server.routes["/news.xml"] = lambda req: Reply(
+        200, rss(feed), {"Content-Type": "application/rss+xml"}
+    )
+    u = server.url
+    config = write_config(
+        tmp_path,
+        ", ".join([
+            page_source("dueren-presse", "html", u + DUEREN_LIST, **DUEREN_OPTIONS),
+            inline({"id": "dueren-feed", "kind": "feed", "url": u + "/news.xml",
+                    "interval": "15m", "enabled": False}),
+        ]),
+        "",
+        extra="first_run_max_items = 1",
+    )  # fmt: skip
+    install_models(config, argos_package_dir)
+    assert cli(config, "sync").exit_code == 0  # the press page holds its four articles
+
+    r = cli(config, "sources", "test", "dueren-presse")
+    assert r.exit_code == 0, r.output
+    assert "date: 2024-03-22T08:30:00+00:00 (from meta:article:published_time)" in r.output
+    assert "date: 2024-03-21T10:15:00+00:00 (from page text)" in r.output
+    assert "held by" not in r.output and "first activation" not in r.output  # activated
+
+    r = cli(config, "sources", "test", "dueren-feed")
+    assert r.exit_code == 0, r.output
+    held = f"held by: dueren-presse ({detail}haushalt-2024) (this one would enrich it)"
+    assert held in r.output
+    assert "date: 2024-03-15T15:45:00+00:00 (from feed <published>)" in r.output
+    assert "categories: Finanzen" in r.output
+    # never activated: its first poll would take the newest one only
+    assert "first activation skips it: first activation: beyond the newest 1" in r.output

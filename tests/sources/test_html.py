@@ -16,6 +16,7 @@ from syncd.errors import FetchError, SourceAlert
 from syncd.sources import SourceState
 from syncd.sources.article import ArticleSpec, Entry, NoBody, read_article
 from syncd.sources.html import HtmlSource, make
+from syncd.sources.page import PageMemory
 from syncd.sources.pages import Page, parse_html
 from syncd.sources.selectors import canonical_url, css
 from tests.sources.sites import (
@@ -27,6 +28,7 @@ from tests.sources.sites import (
     dueren_site,
     html,
     load,
+    memory,
     read,
     source,
 )
@@ -39,6 +41,7 @@ def dueren(
     *,
     http: HttpConfig | None = None,
     clock: Clock | None = None,
+    remember: PageMemory | None = None,
     **options: Any,
 ) -> HtmlSource:
     table = {
@@ -50,7 +53,7 @@ def dueren(
     }
     cfg = load(tmp_path, ("dueren", table))
     src, city = source(cfg, "dueren-presse")
-    return make(src, city, client(http, clock))
+    return make(src, city, client(http, clock), remember)
 
 
 def test_typo3_press_list_and_detail_pages_give_items(
@@ -95,9 +98,11 @@ def test_typo3_press_list_and_detail_pages_give_items(
     assert "samstags von 10 bis 14 Uhr" in bibliothek.body_html
     assert "Kaiserplatz 2–4" not in bibliothek.body_html  # page chrome stays out
     assert bibliothek.title == "Stadtbibliothek verlängert Öffnungszeiten"  # from the list
-    assert bibliothek.published == datetime(
-        2024, 3, 20, 23, 0, tzinfo=UTC
-    )  # list date, Berlin midnight
+    # no date metadata: the visible "Veröffentlicht am 21. März 2024, 11:15 Uhr" beats
+    # the list's bare day (which would be Berlin midnight, 2024-03-20 23:00 UTC)
+    assert bibliothek.published == datetime(2024, 3, 21, 10, 15, tzinfo=UTC)
+    assert (bibliothek.date_source, bibliothek.date_only) == ("page text", False)
+    assert (radwege.date_source, radwege.date_only) == ("meta:article:published_time", False)
     assert sperrung.flags == ("tiny-body",)
     assert haushalt.published == datetime(
         2024, 3, 15, 15, 45, tzinfo=UTC
@@ -348,15 +353,37 @@ def test_articles_are_revisited_late_and_conditionally(
 
     server.routes[path] = conditional
     clock = Clock()
-    src = dueren(tmp_path, server, clock=clock, pages=1)
+    src = dueren(tmp_path, server, clock=clock, remember=memory(tmp_path))
     first = src.fetch(SourceState())
-    src.fetch(SourceState())
+    src.acknowledge(first)  # recorded: the source may remember its articles now
+    second = src.fetch(SourceState())
     assert len(server.hits(path)) == 1  # within `revisit`: not asked again
+    assert second.items == ()  # nothing changed, nothing to record
     clock.now += timedelta(hours=7)
     third = src.fetch(SourceState())
     hits = server.hits(path)
     assert len(hits) == 2 and hits[1].headers.get("if-none-match") == '"a1"'
-    assert [i.key for i in third.items] == [i.key for i in first.items]  # 304 reuses the article
+    # the 304 and the unchanged pages (no validators: compared by hash) give no item
+    assert third.items == () and third.entry_errors == ()
+
+
+def test_a_changed_list_entry_reads_its_article_again(
+    tmp_path: Path, server: LoopbackServer
+) -> None:
+    dueren_site(server)
+    src = dueren(tmp_path, server, remember=memory(tmp_path))
+    src.acknowledge(src.fetch(SourceState()))
+    before = len(server.requests)
+    listing = read("dueren/list.html").replace(
+        "Ab April ist die Stadtbibliothek auch samstags geöffnet.",
+        "Ab April ist die Stadtbibliothek auch samstags und sonntags geöffnet.",
+    )
+    server.routes[DUEREN_LIST] = html(listing)
+    again = src.fetch(SourceState())
+    detail = [r.path for r in server.requests[before:] if "/detail/" in r.path]
+    assert detail == [DUEREN_DETAIL + "stadtbibliothek-oeffnungszeiten"]
+    (item,) = again.items
+    assert "sonntags" in item.summary
 
 
 def test_max_articles_bounds_requests_per_poll(tmp_path: Path, server: LoopbackServer) -> None:

@@ -196,3 +196,37 @@ def test_undecodable_pages_are_an_alert(tmp_path: Path, server: LoopbackServer) 
     with pytest.raises(SourceAlert) as info:
         jinhua(tmp_path, server).fetch(SourceState())
     assert info.value.reason.startswith("garbled text: no charset decodes the page cleanly")
+
+
+@pytest.mark.parametrize(
+    "encoded",
+    [
+        # twice, as some columns' nextgroup links carry it
+        "%25E9%2587%2591%25E5%258D%258E%25E5%25B8%2582%25E4%25BA%25BA%25E6%25B0%2591"
+        "%25E6%2594%25BF%25E5%25BA%259C",
+        "%E9%87%91%E5%8D%8E%E5%B8%82%E4%BA%BA%E6%B0%91%E6%94%BF%E5%BA%9C",  # once
+    ],
+)
+def test_the_paging_form_sends_webname_decoded_like_a_browser(
+    tmp_path: Path, server: LoopbackServer, encoded: str
+) -> None:
+    posts = jinhua_site(server)
+    col = read("jinhua/col.html")
+    once = "%E9%87%91%E5%8D%8E%E5%B8%82%E4%BA%BA%E6%B0%91%E6%94%BF%E5%BA%9C"
+    server.routes[JINHUA_COL] = html(col.replace(once, encoded))
+    jinhua(tmp_path, server).fetch(SourceState())
+    (form,) = posts
+    assert form["webname"] == "金华市人民政府"
+    # on the wire: encoded exactly once (httpx encodes the form)
+    (post,) = [r for r in server.requests if r.method == "POST"]
+    assert b"webname=" + once.encode() in post.body
+
+
+def test_paging_ids_in_the_script_are_decoded() -> None:
+    script = (
+        '<script>var x = {webid: "12", columnid: 34, unitid: "56", '
+        'webname: "%E6%9F%90%E5%B8%82"};'
+        "$.jpage({proxyUrl: '/module/jpage/dataproxy.jsp'})</script>"
+    )
+    _url, ids = paging(script, "https://www.example.gov.cn/col/col34/index.html", "")
+    assert ids["webname"] == "某市"
