@@ -37,6 +37,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from .redact import redact_text, redact_url
+
 if TYPE_CHECKING:
     from .models import RemoteStatus
 
@@ -86,14 +88,17 @@ class RetryAfter(NetError):
 
 
 class SourceError(SyncdError):
+    """A source's failure. Its text reaches ``syncd sync``, ``status`` and the stored last
+    error, so a URL in it never shows inline credentials (issue 9, item 13)."""
+
     def __init__(self, source_id: str, message: str) -> None:
         self.source_id = source_id
-        super().__init__(message)
+        super().__init__(redact_text(message))
 
 
 class FetchError(SourceError):
     def __init__(self, source_id: str, url: str, message: str) -> None:
-        self.url = url
+        self.url = redact_url(url)
         super().__init__(source_id, f"{url}: {message}")
 
 
@@ -109,7 +114,7 @@ class FetchCancelled(FetchError):
 
 class ParseError(SourceError):
     def __init__(self, source_id: str, url: str, message: str) -> None:
-        self.url = url
+        self.url = redact_url(url)
         super().__init__(source_id, f"{url}: {message}")
 
 
@@ -117,8 +122,8 @@ class SourceAlert(SourceError):
     """The source answered, but what it gave is not news: a human must look."""
 
     def __init__(self, source_id: str, reason: str, url: str | None = None) -> None:
-        self.reason = reason
-        self.url = url
+        self.reason = redact_text(reason)  # shown as the source's alert
+        self.url = redact_url(url) if url else url
         super().__init__(source_id, f"{reason}" + (f" ({url})" if url else ""))
 
 

@@ -69,6 +69,7 @@ from .models import (
     Translation,
     marker_for,
 )
+from .redact import redact_text
 from .sources import SourceState
 from .translate import TranslationRequest
 
@@ -152,7 +153,7 @@ def poll(app: App, source_id: str) -> PollResult:
         log.exception("source-crashed", source=source_id, error=type(exc).__name__)
         name = type(exc).__name__
         failure = decide.SourceFailure(
-            f"internal error while reading this source: {name}: {exc}",
+            f"internal error while reading this source: {name}: {redact_text(str(exc))}",
             alert=f"syncd could not process this source ({name}); the log has the details",
         )
         return _record_failure(app, row, policy, now, failure)
