@@ -97,6 +97,10 @@ class StorageConfig:
     url: str = "sqlite:///state/syncd.db"
     #: how long a write waits for another writer before "locked by another process"
     busy_timeout: Duration = field(default_factory=lambda: Duration(seconds=10))
+    #: how long a replica's claim on a source or delivery holds unless renewed (it is
+    #: renewed every third of this while the replica lives); a replica that dies loses
+    #: its work to the others after this long (PostgreSQL; docs/scaling.md)
+    lease: Duration = field(default_factory=lambda: Duration(minutes=2))
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ add new methods to the module of their domain:
 - ``translations``  translations and the translation memory
 - ``inbound``       the queue of pushed items
 - ``health``        target health
+- ``leases``        row leases: several replicas share one PostgreSQL state
 
 Contract: all datetimes in and out are timezone-aware UTC. Each public method is one
 transaction, so a crash (or SIGKILL) between two calls leaves every row written whole
@@ -29,6 +30,7 @@ from .deliveries import DeliveriesMixin
 from .health import HealthMixin
 from .inbound import InboundMixin
 from .items import ItemsMixin
+from .leases import LeasesMixin
 from .schema import SCHEMA_VERSION
 from .sources import SourcesMixin
 from .translations import TranslationsMixin
@@ -53,6 +55,7 @@ class Store(
     TranslationsMixin,
     InboundMixin,
     HealthMixin,
+    LeasesMixin,
     StoreBase,
 ):
     """SQL storage for sources, items, versions, translations and deliveries."""
