@@ -207,10 +207,16 @@ class App:
 
 
 def default_translator(config: Config, store: Store) -> Translator:
-    from .translate.engine import ArgosEngine
+    """The engine ``[translate] engine`` names, with the glossary and the store's memory."""
     from .translate.glossary import load as load_glossary
 
     glossary = load_glossary(config.translate.glossary) if config.translate.glossary else None
+    if config.translate.engine.kind == "libretranslate":
+        from .translate.libretranslate import LibreTranslateEngine
+
+        return LibreTranslateEngine(config.translate.engine, glossary=glossary, memory=store)
+    from .translate.engine import ArgosEngine
+
     return ArgosEngine(
         config.resolve_path(config.models.dir), config.models, glossary=glossary, memory=store
     )

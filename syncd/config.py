@@ -128,8 +128,24 @@ class SyncConfig:
 
 
 @dataclass(frozen=True)
+class EngineConfig:
+    """What translates: the installed Argos models (``local``), or a LibreTranslate
+    (compatible) server pool (``libretranslate``) while segmentation, glossary
+    masking, memory and checks stay in syncd (docs/scaling.md)."""
+
+    kind: Literal["local", "libretranslate"] = "local"
+    #: the server's base URL (libretranslate): "http://libretranslate:5000"
+    url: str = ""
+    #: its API key, when the server asks for one
+    api_key: Secret | None = None
+    #: total time for one request (a batch of sentences of one language leg)
+    timeout: Duration = field(default_factory=lambda: Duration(seconds=120))
+
+
+@dataclass(frozen=True)
 class TranslateConfig:
     glossary: Path | None = None
+    engine: EngineConfig = field(default_factory=EngineConfig)
 
 
 @dataclass(frozen=True)
@@ -484,6 +500,9 @@ def parse(data: dict[str, Any], path: Path, *, kinds: KindSpecs) -> Config:
     parts = {
         name: parse_dataclass(ctx, name, cls, data.get(name, {})) for name, cls in sections.items()
     }
+    engine = parts["translate"].engine
+    if engine.kind == "libretranslate" and not re.match(r"^https?://[^/\s]+", engine.url):
+        ctx.fail("translate.engine.url", f"expected the server's http(s) URL, got {engine.url!r}")
     listen = parts["web"].listen
     if listen and not _LISTEN_RE.match(listen):
         ctx.fail("web.listen", f'expected "host:port" such as "127.0.0.1:8080", got {listen!r}')
