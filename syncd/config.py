@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal, Protocol, Union, get_args, get_origin
+from urllib.parse import quote, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import ConfigError
@@ -101,6 +102,9 @@ class StorageConfig:
     #: renewed every third of this while the replica lives); a replica that dies loses
     #: its work to the others after this long (PostgreSQL; docs/scaling.md)
     lease: Duration = field(default_factory=lambda: Duration(minutes=2))
+    #: the database password by reference, put into ``url`` when the store is opened
+    #: (PostgreSQL; never written into the URL in this file; unused with SQLite)
+    password: Secret | None = None
 
 
 @dataclass(frozen=True)
@@ -249,7 +253,15 @@ class Config:
         return p if p.is_absolute() else (self.base_dir / p)
 
     def storage_url(self) -> str:
+        """The store's URL: relative SQLite paths anchored here, the password put in
+        (``ConfigError`` when its secret cannot be read)."""
         url = self.storage.url
+        if self.storage.password is not None and not url.startswith("sqlite"):
+            parts = urlsplit(url)
+            user, _, host = parts.netloc.rpartition("@")
+            user = user.split(":", 1)[0]
+            secret = quote(self.storage.password.resolve(), safe="")
+            url = urlunsplit(parts._replace(netloc=f"{user}:{secret}@{host}"))
         prefix = "sqlite:///"
         if url.startswith(prefix) and not url.startswith("sqlite:////"):
             rel = url[len(prefix) :]

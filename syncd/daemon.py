@@ -1,6 +1,6 @@
 """The daemon: due sources claimed from the store, explicit run states, graceful stop.
 
-- Every second a ``claim`` job leases as many due sources (``next_poll_at`` passed,
+- Every second, and whenever a poll job ends, a claim leases as many due sources (``next_poll_at`` passed,
   never polled, or left by a replica that died) as there are idle workers, from the
   store, ``FOR UPDATE SKIP LOCKED`` (``store.claim_sources``), and runs a poll job for
   each. Interval, jitter, backoff and Retry-After all come from ``decide.next_poll``
@@ -134,6 +134,7 @@ class Daemon:
                 self._not_before[source_id] = now + delay
             else:
                 self._not_before.pop(source_id, None)
+        self._claim_job()  # a worker is free: take the next due source now, not next tick
 
     def _deliver_job(self) -> None:
         if self.stop_event.is_set():
