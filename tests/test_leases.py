@@ -171,6 +171,35 @@ def test_a_row_being_claimed_elsewhere_is_skipped_not_waited_for(pg: Store) -> N
 
 
 @pytest.mark.postgres
+def test_replicas_starting_together_on_a_new_database_all_open_it(postgres_url: str) -> None:
+    from tests.support.postgres import scratch_schema
+
+    with scratch_schema(postgres_url) as url:
+        gate = threading.Barrier(4)
+        opened: list[Store | BaseException] = []
+
+        def replica() -> None:
+            gate.wait()
+            try:
+                opened.append(Store(url))
+            except BaseException as exc:  # noqa: BLE001 - reported by the assert below
+                opened.append(exc)
+
+        threads = [threading.Thread(target=replica) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        try:
+            assert all(isinstance(s, Store) for s in opened), opened
+            assert {s.schema_version() for s in opened if isinstance(s, Store)} == {SCHEMA_VERSION}
+        finally:
+            for s in opened:
+                if isinstance(s, Store):
+                    s.close()
+
+
+@pytest.mark.postgres
 def test_a_source_leased_by_another_replica_is_not_fetched(
     tmp_path: Path, postgres_url: str
 ) -> None:

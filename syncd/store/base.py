@@ -94,6 +94,10 @@ def wrap_exceptions(what: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
     return decorator
 
 
+#: the PostgreSQL advisory lock that serialises opening (creating, migrating) a store
+_MIGRATION_LOCK = 0x73796E6364  # "syncd"
+
+
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -186,6 +190,10 @@ class StoreBase:
     @wrap_exceptions("opening the store")
     def _open(self) -> None:
         with self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                # replicas starting together on a new or older database: one creates or
+                # migrates the tables, the others wait here and then find them done
+                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
             migrate(conn, self.display_url)
 
     def close(self) -> None:
