@@ -33,6 +33,8 @@ from .translate import Translator
 if TYPE_CHECKING:
     import httpx
 
+    from .translate.glossary import Glossary
+
 log = logs.get("syncd.app")
 
 #: the store ``make_app(scratch=True)`` opens: in memory, gone at close
@@ -206,20 +208,33 @@ class App:
             o.close()
 
 
-def default_translator(config: Config, store: Store) -> Translator:
-    """The engine ``[translate] engine`` names, with the glossary and the store's memory."""
-    from .translate.glossary import load as load_glossary
-
-    glossary = load_glossary(config.translate.glossary) if config.translate.glossary else None
-    if config.translate.engine.kind == "libretranslate":
-        from .translate.libretranslate import LibreTranslateEngine
-
-        return LibreTranslateEngine(config.translate.engine, glossary=glossary, memory=store)
+def _local_engine(config: Config, store: Store, glossary: Glossary | None) -> Translator:
     from .translate.engine import ArgosEngine
 
     return ArgosEngine(
         config.resolve_path(config.models.dir), config.models, glossary=glossary, memory=store
     )
+
+
+def _libretranslate_engine(config: Config, store: Store, glossary: Glossary | None) -> Translator:
+    from .translate.libretranslate import LibreTranslateEngine
+
+    return LibreTranslateEngine(config.translate.engine, glossary=glossary, memory=store)
+
+
+#: ``[translate] engine`` kinds: how each is made (``config.ENGINE_NEEDS_URL`` checks them)
+ENGINES: dict[str, Callable[[Config, Store, Glossary | None], Translator]] = {
+    "local": _local_engine,
+    "libretranslate": _libretranslate_engine,
+}
+
+
+def default_translator(config: Config, store: Store) -> Translator:
+    """The engine ``[translate] engine`` names, with the glossary and the store's memory."""
+    from .translate.glossary import load as load_glossary
+
+    glossary = load_glossary(config.translate.glossary) if config.translate.glossary else None
+    return ENGINES[config.translate.engine.kind](config, store, glossary)
 
 
 def make_app(

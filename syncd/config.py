@@ -146,6 +146,10 @@ class EngineConfig:
     timeout: Duration = field(default_factory=lambda: Duration(seconds=120))
 
 
+#: the ``[translate] engine`` kinds, and whether each talks to a server at ``url``
+ENGINE_NEEDS_URL: Mapping[str, bool] = {"local": False, "libretranslate": True}
+
+
 @dataclass(frozen=True)
 class TranslateConfig:
     glossary: Path | None = None
@@ -513,7 +517,7 @@ def parse(data: dict[str, Any], path: Path, *, kinds: KindSpecs) -> Config:
         name: parse_dataclass(ctx, name, cls, data.get(name, {})) for name, cls in sections.items()
     }
     engine = parts["translate"].engine
-    if engine.kind == "libretranslate" and not re.match(r"^https?://[^/\s]+", engine.url):
+    if ENGINE_NEEDS_URL[engine.kind] and not re.match(r"^https?://[^/\s]+", engine.url):
         ctx.fail("translate.engine.url", f"expected the server's http(s) URL, got {engine.url!r}")
     listen = parts["web"].listen
     if listen and not _LISTEN_RE.match(listen):

@@ -256,3 +256,13 @@ def test_config_names_the_server(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"translate\.engine\.url: expected the server's"):
         parse(data, tmp_path / "x.toml", kinds=TABLE)
     assert timedelta(seconds=120) == EngineConfig().timeout
+
+
+def test_every_engine_kind_is_made_and_checked_from_one_table() -> None:
+    import typing
+
+    from syncd.app import ENGINES
+    from syncd.config import ENGINE_NEEDS_URL
+
+    kinds = set(typing.get_args(typing.get_type_hints(EngineConfig)["kind"]))
+    assert kinds == set(ENGINES) == set(ENGINE_NEEDS_URL) == {"local", "libretranslate"}
