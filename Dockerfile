@@ -3,7 +3,7 @@ FROM python:3.11-slim
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY syncd ./syncd
-RUN pip install --no-cache-dir . && useradd --system --home /app syncd
+RUN pip install --no-cache-dir '.[postgres]' && useradd --system --home /app syncd
 COPY config ./config
 USER syncd
 ENV SYNCD_CONFIG=/app/config/syncd.toml

@@ -11,7 +11,9 @@ everything the app built is closed by ``App.close``.
 from __future__ import annotations
 
 import hashlib
+import os
 import random
+import socket
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -19,7 +21,8 @@ from typing import TYPE_CHECKING, Protocol
 
 from . import decide, logs
 from .config import CityConfig, Config, SourceConfig
-from .errors import ConfigError, TargetAuthError
+from .errors import ConfigError, StoreError, TargetAuthError
+from .intents import LeaseClaim
 from .kinds import TABLE, Table
 from .net.http import PoliteClient
 from .sources import Source
@@ -29,6 +32,8 @@ from .translate import Translator
 
 if TYPE_CHECKING:
     import httpx
+
+    from .translate.glossary import Glossary
 
 log = logs.get("syncd.app")
 
@@ -83,6 +88,35 @@ class App:
         # reentrant: making a source (under the lock) builds the client it needs
         self._lock = threading.RLock()
         self._owned: list[_Closeable] = owned if owned is not None else []
+        #: who this process is in the store's leases (host, pid and a random tag)
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{random.Random().getrandbits(32):08x}"
+        self._keeper: threading.Thread | None = None
+        self._keeper_stop = threading.Event()
+
+    # -- leases (several replicas on one PostgreSQL; docs/scaling.md)
+
+    def lease_claim(self) -> LeaseClaim:
+        """A claim on rows for this process now (``decide.lease_claim``)."""
+        policy = decide.LeasePolicy(ttl=self.config.storage.lease, shared=self.store.shared)
+        return decide.lease_claim(self.holder, self.clock(), policy)
+
+    def keep_leases(self) -> None:
+        """Renew this process's leases every third of their time until ``close``: a
+        pass may take longer than a lease (translating a backlog), a dead process
+        renews nothing. Started by the commands that run passes."""
+        if self._keeper is not None:
+            return
+        every = max(0.05, self.config.storage.lease.total_seconds() / 3)
+
+        def renew() -> None:
+            while not self._keeper_stop.wait(every):
+                try:
+                    self.store.renew_leases(self.lease_claim())
+                except StoreError as exc:  # the next round tries again; leases may end
+                    log.warning("lease-renewal-failed", error=str(exc))
+
+        self._keeper = threading.Thread(target=renew, name="syncd-leases", daemon=True)
+        self._keeper.start()
 
     @property
     def http(self) -> PoliteClient:
@@ -163,6 +197,14 @@ class App:
         log.error("target-unhealthy", target=city_id, reason=reason)
 
     def close(self) -> None:
+        if self._keeper is not None:
+            self._keeper_stop.set()
+            self._keeper.join()
+            self._keeper = None
+            try:  # a clean stop: the other replicas need not wait for the leases to end
+                self.store.release_all(self.holder)
+            except StoreError as exc:
+                log.warning("lease-release-failed", error=str(exc))
         for s in self._sources.values():
             s.close()
         for t in self._targets.values():
@@ -171,14 +213,33 @@ class App:
             o.close()
 
 
-def default_translator(config: Config, store: Store) -> Translator:
+def _local_engine(config: Config, store: Store, glossary: Glossary | None) -> Translator:
     from .translate.engine import ArgosEngine
-    from .translate.glossary import load as load_glossary
 
-    glossary = load_glossary(config.translate.glossary) if config.translate.glossary else None
     return ArgosEngine(
         config.resolve_path(config.models.dir), config.models, glossary=glossary, memory=store
     )
+
+
+def _libretranslate_engine(config: Config, store: Store, glossary: Glossary | None) -> Translator:
+    from .translate.libretranslate import LibreTranslateEngine
+
+    return LibreTranslateEngine(config.translate.engine, glossary=glossary, memory=store)
+
+
+#: ``[translate] engine`` kinds: how each is made (``config.ENGINE_NEEDS_URL`` checks them)
+ENGINES: dict[str, Callable[[Config, Store, Glossary | None], Translator]] = {
+    "local": _local_engine,
+    "libretranslate": _libretranslate_engine,
+}
+
+
+def default_translator(config: Config, store: Store) -> Translator:
+    """The engine ``[translate] engine`` names, with the glossary and the store's memory."""
+    from .translate.glossary import load as load_glossary
+
+    glossary = load_glossary(config.translate.glossary) if config.translate.glossary else None
+    return ENGINES[config.translate.engine.kind](config, store, glossary)
 
 
 def make_app(
@@ -218,7 +279,7 @@ def make_app(
             owned.append(store)
             if owner is not None and not scratch:
                 store.claim(owner)
-        return App(
+        app = App(
             config,
             store,
             translator=translator,
@@ -230,6 +291,9 @@ def make_app(
             kinds=kinds,
             owned=owned,
         )
+        if owner is not None:
+            app.keep_leases()
+        return app
     except BaseException:
         for o in reversed(owned):
             o.close()

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal, Protocol, Union, get_args, get_origin
+from urllib.parse import quote, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import ConfigError
@@ -97,6 +98,13 @@ class StorageConfig:
     url: str = "sqlite:///state/syncd.db"
     #: how long a write waits for another writer before "locked by another process"
     busy_timeout: Duration = field(default_factory=lambda: Duration(seconds=10))
+    #: how long a replica's claim on a source or delivery holds unless renewed (it is
+    #: renewed every third of this while the replica lives); a replica that dies loses
+    #: its work to the others after this long (PostgreSQL; docs/scaling.md)
+    lease: Duration = field(default_factory=lambda: Duration(minutes=2))
+    #: the database password by reference, put into ``url`` when the store is opened
+    #: (PostgreSQL; never written into the URL in this file; unused with SQLite)
+    password: Secret | None = None
 
 
 @dataclass(frozen=True)
@@ -124,8 +132,28 @@ class SyncConfig:
 
 
 @dataclass(frozen=True)
+class EngineConfig:
+    """What translates: the installed Argos models (``local``), or a LibreTranslate
+    (compatible) server pool (``libretranslate``) while segmentation, glossary
+    masking, memory and checks stay in syncd (docs/scaling.md)."""
+
+    kind: Literal["local", "libretranslate"] = "local"
+    #: the server's base URL (libretranslate): "http://libretranslate:5000"
+    url: str = ""
+    #: its API key, when the server asks for one
+    api_key: Secret | None = None
+    #: total time for one request (a batch of sentences of one language leg)
+    timeout: Duration = field(default_factory=lambda: Duration(seconds=120))
+
+
+#: the ``[translate] engine`` kinds, and whether each talks to a server at ``url``
+ENGINE_NEEDS_URL: Mapping[str, bool] = {"local": False, "libretranslate": True}
+
+
+@dataclass(frozen=True)
 class TranslateConfig:
     glossary: Path | None = None
+    engine: EngineConfig = field(default_factory=EngineConfig)
 
 
 @dataclass(frozen=True)
@@ -232,7 +260,15 @@ class Config:
         return p if p.is_absolute() else (self.base_dir / p)
 
     def storage_url(self) -> str:
+        """The store's URL: relative SQLite paths anchored here, the password put in
+        (``ConfigError`` when its secret cannot be read)."""
         url = self.storage.url
+        if self.storage.password is not None and not url.startswith("sqlite"):
+            parts = urlsplit(url)
+            user, _, host = parts.netloc.rpartition("@")
+            user = user.split(":", 1)[0]
+            secret = quote(self.storage.password.resolve(), safe="")
+            url = urlunsplit(parts._replace(netloc=f"{user}:{secret}@{host}"))
         prefix = "sqlite:///"
         if url.startswith(prefix) and not url.startswith("sqlite:////"):
             rel = url[len(prefix) :]
@@ -487,6 +523,9 @@ def parse(data: dict[str, Any], path: Path, *, kinds: KindSpecs) -> Config:
     parts = {
         name: parse_dataclass(ctx, name, cls, data.get(name, {})) for name, cls in sections.items()
     }
+    engine = parts["translate"].engine
+    if ENGINE_NEEDS_URL[engine.kind] and not re.match(r"^https?://[^/\s]+", engine.url):
+        ctx.fail("translate.engine.url", f"expected the server's http(s) URL, got {engine.url!r}")
     listen = parts["web"].listen
     if listen and not _LISTEN_RE.match(listen):
         ctx.fail("web.listen", f'expected "host:port" such as "127.0.0.1:8080", got {listen!r}')

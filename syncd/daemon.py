@@ -1,15 +1,20 @@
-"""The daemon: one APScheduler job per source, explicit run states, graceful stop.
+"""The daemon: due sources claimed from the store, explicit run states, graceful stop.
 
-- Each source's job is a one-shot date trigger at the source's ``next_poll_at`` from
-  the store, re-armed after every run: interval, jitter, backoff and Retry-After all
-  come from ``decide.next_poll`` and survive a restart.
-- Jobs run on a bounded pool of ``sync.workers`` threads with ``max_instances=1``
-  and ``coalesce``: sources never wait for each other (a slow server holds only its
-  own source, and every request has a total deadline), and a source never overlaps
-  itself. Deliveries (translation, which uses every core, and the pushes) run one
-  at a time under one lock.
+- Every second, and whenever a poll job ends, a claim leases as many due sources (``next_poll_at`` passed,
+  never polled, or left by a replica that died) as there are idle workers, from the
+  store, ``FOR UPDATE SKIP LOCKED`` (``store.claim_sources``), and runs a poll job for
+  each. Interval, jitter, backoff and Retry-After all come from ``decide.next_poll``
+  into ``next_poll_at`` and survive a restart. Any number of daemons on one
+  PostgreSQL share the sources this way, each source polled by one at a time; on
+  SQLite one daemon owns the state (the owner lock) and the claims are its schedule.
+- Poll jobs run on a bounded pool of ``sync.workers`` threads: sources never wait for
+  each other (a slow server holds only its own source, and every request has a
+  total deadline), and a source is never polled twice at once. Deliveries
+  (translation, which uses every core, and the pushes) run one pass at a time under
+  one lock; their rows are leased too (``sync.deliver``). The leases are renewed
+  while the daemon lives (``App.keep_leases``) and released when it stops.
 - A job that crashes (a bug, or the store failing) is logged with its traceback and
-  re-armed with backoff, never in a tight loop.
+  its source is not claimed again here before a backoff, never in a tight loop.
 - A ``deliver`` job every minute carries retries and items whose models arrived.
 - First SIGTERM/SIGINT: requests in flight are abandoned (the client is stopped),
   the current item is finished, exit 0 within seconds. Second: stop at once.
@@ -21,7 +26,7 @@ import enum
 import os
 import signal
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 from types import FrameType
 from typing import Any
 
@@ -35,11 +40,8 @@ from .config import CityConfig, SourceConfig
 log = logs.get("syncd.daemon")
 
 DELIVER_EVERY = timedelta(minutes=1)
-
-
-def _pushed_every(cfg: SourceConfig) -> timedelta:
-    """Pushed items wait in the store's queue: look at it often (at least every 10 s)."""
-    return max(timedelta(seconds=10), cfg.interval)
+#: how often idle workers look for due sources
+CLAIM_EVERY = timedelta(seconds=1)
 
 
 class RunState(enum.StrEnum):
@@ -57,21 +59,57 @@ class Daemon:
         self._signals = 0
         self._servers: list[Any] = []
         self._deliver_lock = threading.Lock()
+        self._workers = max(1, app.config.sync.workers)
+        self._lock = threading.Lock()  # guards the three below
+        self._running: set[str] = set()
         self._crashes: dict[str, int] = {}
+        self._not_before: dict[str, datetime] = {}
+        self._enabled = [s.id for _c, s in app.config.sources() if s.enabled]
         self.scheduler = BackgroundScheduler(
             timezone="UTC",
-            executors={"default": ThreadPoolExecutor(max(1, app.config.sync.workers))},
+            executors={
+                "default": ThreadPoolExecutor(self._workers),
+                "control": ThreadPoolExecutor(1),  # claims: never behind a slow poll
+            },
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         )
 
     # -- jobs
 
-    def _poll_job(self, source_id: str) -> None:
+    def _claim_job(self) -> None:
+        """Lease due sources for the idle workers and run a poll job for each."""
         if self.stop_event.is_set():
             return
+        now = self.app.clock()
+        with self._lock:
+            free = self._workers - len(self._running)
+            skip = self._running | {s for s, t in self._not_before.items() if t > now}
+        candidates = [s for s in self._enabled if s not in skip]
+        if free <= 0 or not candidates:
+            return
+        try:
+            claimed = self.app.store.claim_sources(self.app.lease_claim(), candidates, free)
+        except Exception:  # the store failing must not end the daemon: next tick
+            log.exception("job-crashed", job="claim")
+            return
+        for source_id in claimed:
+            self._submit(source_id)
+
+    def _submit(self, source_id: str) -> None:
+        with self._lock:
+            if source_id in self._running:
+                return
+            self._running.add(source_id)
+        self.scheduler.add_job(
+            self._poll_job, args=[source_id], id=f"poll:{source_id}", replace_existing=True
+        )
+
+    def _poll_job(self, source_id: str) -> None:
         crashed = False
         try:
-            sync.poll(self.app, source_id)
+            if self.stop_event.is_set():
+                return
+            sync.poll(self.app, source_id)  # under the source's lease, released after
             if not self.stop_event.is_set():
                 with self._deliver_lock:
                     sync.deliver(self.app, [source_id], stop=self.stop_event)
@@ -81,7 +119,22 @@ class Daemon:
             log.exception("job-crashed", source=source_id)
             crashed = True
         finally:
-            self._arm(source_id, crashed=crashed)
+            self._done(source_id, crashed=crashed)
+
+    def _done(self, source_id: str, *, crashed: bool) -> None:
+        _city, cfg = self.app.source_config(source_id)
+        now = self.app.clock()
+        with self._lock:
+            self._running.discard(source_id)
+            crashes = self._crashes.get(source_id, 0) + 1 if crashed else 0
+            self._crashes[source_id] = crashes
+            if crashes:  # what the store could not record: back off here, never spin
+                cap = self.app.config.sync.max_poll_delay
+                delay = decide.backoff(crashes, cfg.interval, cap, self.app.rand())
+                self._not_before[source_id] = now + delay
+            else:
+                self._not_before.pop(source_id, None)
+        self._claim_job()  # a worker is free: take the next due source now, not next tick
 
     def _deliver_job(self) -> None:
         if self.stop_event.is_set():
@@ -91,35 +144,6 @@ class Daemon:
                 sync.deliver(self.app, stop=self.stop_event)
         except Exception:
             log.exception("job-crashed", job="deliver")
-
-    def _arm(self, source_id: str, *, crashed: bool = False) -> None:
-        if self.stop_event.is_set():
-            return
-        _city, cfg = self.app.source_config(source_id)
-        now = self.app.clock()
-        when = now
-        try:
-            row = self.app.store.source(source_id, _city.id)
-            if row.next_poll_at and row.next_poll_at > now:
-                when = row.next_poll_at
-        except Exception:
-            log.exception("job-crashed", source=source_id, step="arm")
-            crashed = True
-        crashes = self._crashes.get(source_id, 0) + 1 if crashed else 0
-        self._crashes[source_id] = crashes
-        if crashes:  # what the store could not record: back off here, never spin
-            cap = self.app.config.sync.max_poll_delay
-            when = max(when, now + decide.backoff(crashes, cfg.interval, cap, self.app.rand()))
-        elif self.app.kinds.source(cfg.kind).pushed:
-            when = now + _pushed_every(cfg)
-        self.scheduler.add_job(
-            self._poll_job,
-            "date",
-            run_date=when,
-            args=[source_id],
-            id=f"poll:{source_id}",
-            replace_existing=True,
-        )
 
     # -- lifecycle
 
@@ -139,17 +163,21 @@ class Daemon:
                 log.warning("model-missing", route=f"{route[0]}->{route[1]}", problem=problem)
         self._start_servers()
         self._start_web()
+        self.app.store.ensure_sources(
+            [(s.id, c.id) for c, s in self.app.config.sources() if s.enabled]
+        )
+        self.app.keep_leases()
         self.scheduler.start()
         for _city, s in self.app.config.sources():
-            if not s.enabled:
-                continue
-            if self.app.kinds.source(s.kind).pushed:  # look at the queue at once
-                self.scheduler.add_job(
-                    self._poll_job, "date", run_date=self.app.clock(), args=[s.id],
-                    id=f"poll:{s.id}", replace_existing=True,
-                )  # fmt: skip
-            else:
-                self._arm(s.id)
+            if s.enabled and self.app.kinds.source(s.kind).pushed:
+                self._submit(s.id)  # pushed items wait in the queue: look at it at once
+        self.scheduler.add_job(
+            self._claim_job,
+            "interval",
+            seconds=CLAIM_EVERY.total_seconds(),
+            id="claim",
+            executor="control",
+        )
         self.scheduler.add_job(
             self._deliver_job, "interval", seconds=DELIVER_EVERY.total_seconds(), id="deliver"
         )

@@ -13,7 +13,9 @@ the stored rows and returns intents (``syncd.intents``) that the store applies w
   written, hand-off to an editor, failure → retry or park, 400 → park at once
   (``after_delivery_failure``);
 - a target's health: a 401/403 makes it unhealthy until its credentials change
-  (``target_refused``, ``target_usable``).
+  (``target_refused``, ``target_usable``);
+- leases (several replicas on one PostgreSQL): how long a claim holds and who may
+  take a lease another process left (``lease_claim``).
 """
 
 from __future__ import annotations
@@ -21,12 +23,13 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from .identity import city_key, enrich
 from .intents import (
     ChangedItem,
     HandOff,
+    LeaseClaim,
     MarkCreating,
     NewAlias,
     NewDelivery,
@@ -578,3 +581,34 @@ def target_usable(
     if health.credential is not None and health.credential != credential:
         return True, TargetHealthChange(health.city_id, True)
     return False, None
+
+
+# --------------------------------------------------------------------------- leases
+
+#: on a state with one owner, every lease of another holder is void
+_NEVER_EXPIRED = datetime.max.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class LeasePolicy:
+    """``ttl``: how long a claim holds unless renewed (the daemon renews its leases
+    every ``ttl / 3`` while it lives). ``skew``: how much the clocks of two replicas
+    may differ. ``shared``: several processes work on the state (PostgreSQL); False
+    when one process owns it (SQLite's owner lock)."""
+
+    ttl: timedelta = timedelta(minutes=2)
+    skew: timedelta = timedelta(seconds=5)
+    shared: bool = True
+
+
+def lease_claim(holder: str, now: datetime, policy: LeasePolicy) -> LeaseClaim:
+    """Claim leases for ``holder`` now.
+
+    Who may take a lease: its holder at any time (a renewal); anyone else once it
+    ended more than ``skew`` ago, so a replica that died (SIGKILL, a lost machine)
+    loses its work to the others after ``ttl`` at most, while a living one whose clock
+    runs a little behind is not robbed. On a state with one owner (SQLite) anyone may
+    take any lease: a lease there can only be left by an earlier, dead process.
+    """
+    free_before = now - policy.skew if policy.shared else _NEVER_EXPIRED
+    return LeaseClaim(holder, now, _safe_add(now, policy.ttl), free_before)

@@ -7,7 +7,8 @@ Bugs (``TypeError``, ``KeyError``, …) are never wrapped: they stay loud.
     SyncdError
     ├── ConfigError(path, key)              bad or missing configuration
     ├── StoreError                          database unusable or schema too new
-    │   └── StoreBusy                       another process owns this state
+    │   ├── StoreBusy                       another process owns this state
+    │   └── LeaseLost                       another replica took this work over
     ├── NetError(who, url)                  the net layer (syncd.net): network, HTTP
     │   │                                   status, size cap, refused address; its
     │   │                                   caller maps it at its own boundary (a
@@ -58,6 +59,11 @@ class ConfigError(SyncdError):
 
 class StoreError(SyncdError):
     pass
+
+
+class LeaseLost(StoreError):
+    """This process's lease on a row ended and another replica holds it now: the work
+    is left to that replica (nothing is written)."""
 
 
 class StoreBusy(StoreError):

@@ -15,6 +15,7 @@ No column names cross from the pipeline to the store: the type says what is reco
       MarkCreating | RecordWritten | HandOff | NoteReviewed
       | RecordFailure | Park | WaitForModels
     TargetHealthChange               a target turns unhealthy or healthy again
+    LeaseClaim                       take (or renew) row leases: sources, deliveries
 """
 
 from __future__ import annotations
@@ -198,3 +199,18 @@ class TargetHealthChange:
     healthy: bool
     reason: str | None = None
     credential: str | None = None
+
+
+@dataclass(frozen=True)
+class LeaseClaim:
+    """Take or renew leases on rows (sources, deliveries) for ``holder`` until ``until``.
+
+    A row may be taken when it has no holder, when ``holder`` holds it already (a
+    renewal), or when its lease ended before ``free_before`` (``decide.lease_claim``
+    says when that is). ``now`` is the claim's time (what is due).
+    """
+
+    holder: str
+    now: datetime
+    until: datetime
+    free_before: datetime

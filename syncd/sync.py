@@ -1,7 +1,8 @@
 """The pipeline: carries out what ``decide`` says; holds no policy of its own.
 
-One source poll (``poll``)::
+One source poll (``poll``), under the source's lease (one replica at a time)::
 
+    if not store.take_source(lease, id): return       # another replica polls it now
     row = store.source(id)
     try:    result = source.fetch(validators from row)
     except SourceError as e:
@@ -13,20 +14,23 @@ One source poll (``poll``)::
     intent = decide.poll_succeeded(row, result, known, partners, city)
     store.apply_poll(intent)      # every item recorded before any other work, one transaction
     source.acknowledge(result)
+    store.release_source(id)
 
-Delivering (``deliver``), for the deliveries of some sources or all::
+Delivering (``deliver``), for the deliveries of some sources or all, in batches of
+leased deliveries (one replica carries a delivery at a time)::
 
-    open = store.open_deliveries()
-    for each: action = decide.delivery_action(state, versions, due time, health)
-    translate every (item, version, language) the actions need, in ONE batch
-    for each action, each step recorded by store.apply_delivery(decide.…):
-        CREATE:    mark_creating (write-ahead) → target.create → written
+    while batch = store.claim_deliveries(lease, after the last batch):
+      for each: action = decide.delivery_action(state, versions, due time, health)
+      translate every (item, version, language) the actions need, in ONE batch
+      for each action, each step recorded by store.apply_delivery(decide.…):
+        CREATE:    mark_creating (write-ahead, fenced by the lease) → target.create → written
         RECONCILE: target.find(marker) → written (adopted), or CREATE
         UPDATE:    target.inspect → OURS: target.update → written
                                   → else: hand_off (edited/published/rejected)
         NOTE_REVIEWED: note_reviewed ("source updated after review")
-    failures: decide.after_delivery_failure → retry later or park;
-              401/403: decide.target_refused until the credentials change.
+      failures: decide.after_delivery_failure → retry later or park;
+                401/403: decide.target_refused until the credentials change.
+      store.release_deliveries(batch)
 
 Expected failures (``SyncdError``) of one source, item or target are recorded and the
 pass goes on (promise 5). Anything else is a bug and propagates.
@@ -44,6 +48,7 @@ from .decide import Action
 from .draft import build_draft, translatable_body
 from .errors import (
     FetchCancelled,
+    LeaseLost,
     ModelMissing,
     RetryLater,
     SourceAlert,
@@ -78,6 +83,9 @@ if TYPE_CHECKING:
     from .targets import Target
 
 log = logs.get("syncd.sync")
+
+#: deliveries claimed (and translated in one batch) at a time
+DELIVERY_BATCH = 200
 
 
 @dataclass
@@ -132,16 +140,27 @@ def poll(app: App, source_id: str) -> PollResult:
     and an alert, logged with its traceback, and is backed off like any failure. Only
     a ``StoreError`` (the state itself is unusable) propagates.
     """
-    city, cfg = app.source_config(source_id)
+    city, _cfg = app.source_config(source_id)
+    if not app.store.take_source(app.lease_claim(), source_id, city.id):
+        log.info("polled-elsewhere", source=source_id)
+        return PollResult(source_id, True, "being polled by another replica")
+    try:
+        return _poll(app, source_id, city.id)
+    finally:
+        app.store.release_source(app.holder, source_id)
+
+
+def _poll(app: App, source_id: str, city_id: str) -> PollResult:
+    _city, cfg = app.source_config(source_id)
     store, now, policy = app.store, app.clock(), _policy(app, source_id)
-    row = store.source(source_id, city.id)
+    row = store.source(source_id, city_id)
     try:
         source = app.source(source_id)
         result = source.fetch(SourceState(etag=row.etag, last_modified=row.last_modified))
         keys = [i.key for i in result.items]
         known = {} if result.not_modified else store.items_by_keys(source_id, keys)
-        items = _city_items(app, source_id, city.id, cfg.identity, result, known)
-        partners = [p.id for p in app.config.partners(city.id)]
+        items = _city_items(app, source_id, city_id, cfg.identity, result, known)
+        partners = [p.id for p in app.config.partners(city_id)]
         d = decide.poll_succeeded(row, result, known, partners, policy, now, app.rand(), items)
     except StoreError:
         raise
@@ -219,13 +238,33 @@ def deliver(
     ``stop`` is an optional ``threading.Event``: when set, the current item is
     finished and the rest is left for the next pass (graceful SIGTERM).
     """
-    store, now, out = app.store, app.clock(), DeliverResult()
-    rows: list[tuple[DeliveryRow, ItemRow]] = []
-    for sid in source_ids if source_ids is not None else [None]:
-        rows.extend(store.open_deliveries(sid))
+    store, out = app.store, DeliverResult()
     # asked once per target and pass, and turned off for the rest of the pass by a
     # 401/403: a target refusing our credentials is not hammered with every item
     healthy: dict[str, bool] = {}
+    after: tuple[int, str] | None = None
+    while not (stop is not None and stop.is_set()):
+        rows = store.claim_deliveries(
+            app.lease_claim(), source_ids=source_ids, after=after, limit=DELIVERY_BATCH
+        )
+        if not rows:
+            break
+        after = (rows[-1][0].item_id, rows[-1][0].target_city)
+        try:
+            _deliver_batch(app, rows, healthy, out, stop)
+        finally:
+            store.release_deliveries(app.holder, [(d.item_id, d.target_city) for d, _ in rows])
+    return out
+
+
+def _deliver_batch(
+    app: App,
+    rows: list[tuple[DeliveryRow, ItemRow]],
+    healthy: dict[str, bool],
+    out: DeliverResult,
+    stop: threading.Event | None,
+) -> None:
+    now = app.clock()
     work: list[_Work] = []
     for d, it in rows:
         if d.target_city not in healthy:
@@ -247,6 +286,9 @@ def deliver(
             continue
         try:
             _step(app, w, translations, out)
+        except LeaseLost as exc:  # another replica carries it now: its work, not ours
+            log.warning("lease-lost", item=w.item.key, target=w.delivery.target_city,
+                        error=str(exc))  # fmt: skip
         except TargetAuthError as exc:
             healthy[w.delivery.target_city] = False
             app.mark_target_unhealthy(w.delivery.target_city, str(exc))
@@ -254,7 +296,6 @@ def deliver(
             out.errors.append(str(exc))
         except TargetError as exc:
             _fail(app, w, exc, out)
-    return out
 
 
 def _translation_key(w: _Work, app: App) -> tuple[int, int, str]:
@@ -341,7 +382,7 @@ def _step(
         action = Action.CREATE
     if action is Action.CREATE:
         # write-ahead: a crash after the remote create is reconciled, not re-created
-        store.apply_delivery(decide.mark_creating(d, it), app.clock())
+        store.apply_delivery(decide.mark_creating(d, it), app.clock(), holder=app.holder)
         remote = target.create(draft)
         _record_written(app, w, remote, it.current_version, "created")
         out.created += 1

@@ -47,3 +47,23 @@ def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for var in ("XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_CONFIG_HOME"):
         monkeypatch.setenv(var, str(home / var.lower()))
     monkeypatch.delenv("SYNCD_CONFIG", raising=False)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """The test PostgreSQL (scripts/postgres/pg-test-server), started on first use."""
+    from tests.support.postgres import ensure_postgres
+
+    return ensure_postgres()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh store URL on each backend: a SQLite file, or a new PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/state/syncd.db"
+        return
+    from tests.support.postgres import scratch_schema
+
+    with scratch_schema(request.getfixturevalue("postgres_url")) as url:
+        yield url

@@ -143,3 +143,21 @@ def test_config_path_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 def test_bad_durations(text: str) -> None:
     with pytest.raises(ValueError):
         parse_duration(text)
+
+
+def test_the_storage_password_goes_into_a_server_url_never_into_sqlite(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from syncd.config import parse
+
+    city = {"id": "a", "name": "A", "language": "de", "timezone": "UTC",
+            "target": {"kind": "outbox", "path": "d"}}  # fmt: skip
+    pg = {"url": "postgresql+psycopg://syncd@db:5432/syncd", "password": {"env": "SYNCD_T_PW"}}
+    cfg = parse({"storage": pg, "cities": [city]}, tmp_path / "x.toml", kinds=TABLE)
+    with pytest.raises(ConfigError, match="SYNCD_T_PW is not set"):
+        cfg.storage_url()
+    monkeypatch.setenv("SYNCD_T_PW", "p@ss/w:rd")
+    assert cfg.storage_url() == "postgresql+psycopg://syncd:p%40ss%2Fw%3Ard@db:5432/syncd"
+    lite = {"url": "sqlite:///state/x.db", "password": {"env": "SYNCD_T_UNSET"}}
+    cfg = parse({"storage": lite, "cities": [city]}, tmp_path / "x.toml", kinds=TABLE)
+    assert cfg.storage_url() == f"sqlite:///{tmp_path}/state/x.db"

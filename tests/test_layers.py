@@ -6,7 +6,8 @@
 - ``syncd.targets`` imports nothing from ``syncd.sources``;
 - ``syncd.config`` imports no adapter (``syncd.sources*``, ``syncd.targets*``);
 - only ``syncd.net``, ``syncd.sources``, ``syncd.targets`` (and the model installer
-  ``syncd.translate.packages``, which downloads) import httpx;
+  ``syncd.translate.packages``, which downloads, and the remote engine
+  ``syncd.translate.libretranslate``) import httpx;
 - only ``syncd.store`` imports sqlalchemy;
 - the pure modules import no I/O module, syncd's or a library's;
 - no module is over 600 lines.
@@ -40,6 +41,7 @@ PURE = (
 #: syncd's modules that talk to the outside world (or wire those that do)
 IO_MODULES = (
     "syncd.store", "syncd.net", "syncd.sources", "syncd.targets", "syncd.translate.engine",
+    "syncd.translate.libretranslate",
     "syncd.translate.packages", "syncd.app", "syncd.cli", "syncd.daemon", "syncd.sync",
     "syncd.status", "syncd.check", "syncd.logs",
 )  # fmt: skip
@@ -49,7 +51,10 @@ IO_LIBRARIES = (
     "shutil", "tempfile", "ctranslate2", "sentencepiece", "argostranslate", "apscheduler",
     "click", "feedparser", "trafilatura",
 )  # fmt: skip
-HTTPX_ALLOWED = ("syncd.net", "syncd.sources", "syncd.targets", "syncd.translate.packages")
+HTTPX_ALLOWED = (
+    "syncd.net", "syncd.sources", "syncd.targets", "syncd.translate.packages",
+    "syncd.translate.libretranslate",  # the remote engine: a configured service, like a target
+)  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from tests.support.pipeline import (
     NOW,
     Clock,
     Pipeline,
+    Pipelines,
     SimulatedCrash,
     pub,
     two_cities,
@@ -48,17 +49,16 @@ def files(folder: Path) -> dict[str, bytes]:
 
 
 @pytest.fixture
-def pipes(tmp_path: Path) -> Iterator[list[Pipeline]]:
-    """Pipelines a test opens; closed after it."""
-    made: list[Pipeline] = []
+def pipes(store_url: str) -> Iterator[Pipelines]:
+    """Pipelines a test opens, on SQLite and on PostgreSQL; closed after it."""
+    made = Pipelines(store_url)
     yield made
-    for p in made:
-        p.close()
+    made.close()
 
 
-def pipeline(pipes: list[Pipeline], tmp_path: Path, **kw: Any) -> Pipeline:
+def pipeline(pipes: Pipelines, tmp_path: Path, **kw: Any) -> Pipeline:
     config_kw = {k: kw.pop(k) for k in list(kw) if k in ("jinhua_target", "sync")}
-    p = Pipeline(tmp_path, two_cities(tmp_path, **config_kw), **kw)
+    p = Pipeline(tmp_path, two_cities(tmp_path, **config_kw), store_url=pipes.store_url, **kw)
     pipes.append(p)
     return p
 
@@ -66,9 +66,7 @@ def pipeline(pipes: list[Pipeline], tmp_path: Path, **kw: Any) -> Pipeline:
 # ------------------------------------------------------------------------ the happy path
 
 
-def test_items_go_both_ways_once_with_original_and_pivot(
-    tmp_path: Path, pipes: list[Pipeline]
-) -> None:
+def test_items_go_both_ways_once_with_original_and_pivot(tmp_path: Path, pipes: Pipelines) -> None:
     p = pipeline(pipes, tmp_path)
     p.feeds.entries[DUEREN_FEED] = [DE]
     p.feeds.entries[JINHUA_FEED] = [ZH]
@@ -86,7 +84,7 @@ def test_items_go_both_ways_once_with_original_and_pivot(
     assert len(p.translator.requests) == 2  # the second pass translated nothing
 
 
-def test_an_untouched_draft_follows_the_source(tmp_path: Path, pipes: list[Pipeline]) -> None:
+def test_an_untouched_draft_follows_the_source(tmp_path: Path, pipes: Pipelines) -> None:
     p = pipeline(pipes, tmp_path)
     p.feeds.entries[DUEREN_FEED] = [DE]
     assert p.sync().created == 1
@@ -103,7 +101,7 @@ def test_an_untouched_draft_follows_the_source(tmp_path: Path, pipes: list[Pipel
 
 @pytest.mark.parametrize("editor_touched_it", [False, True])
 def test_a_crash_after_the_remote_create_is_reconciled_not_created_twice(
-    tmp_path: Path, pipes: list[Pipeline], editor_touched_it: bool
+    tmp_path: Path, pipes: Pipelines, editor_touched_it: bool
 ) -> None:
     """Promise 1: the delivery row is written before the remote create; a process
     killed right after the create leaves it ``creating``, and the next process adopts
@@ -138,7 +136,7 @@ def test_a_crash_after_the_remote_create_is_reconciled_not_created_twice(
 
 
 def test_a_lost_webhook_answer_is_resent_with_the_same_id_and_kept_once(
-    tmp_path: Path, pipes: list[Pipeline], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, pipes: Pipelines, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The receiver stored the draft but its answer was lost (a 503): the delivery
     stays ``creating`` and is sent again later under the same webhook-id, which the
@@ -191,7 +189,7 @@ def _delete(page: Path) -> None:
     ids=["edited", "published", "deleted"],
 )
 def test_a_draft_an_editor_took_over_is_never_written_again(
-    tmp_path: Path, pipes: list[Pipeline], editor: Any, state: str
+    tmp_path: Path, pipes: Pipelines, editor: Any, state: str
 ) -> None:
     """Promise 3: once an editor touched, published or deleted the draft, a later
     change of the source is recorded as "source updated after review", never written."""
@@ -221,7 +219,7 @@ def test_a_draft_an_editor_took_over_is_never_written_again(
 
 
 def test_a_target_failing_again_and_again_parks_the_item_and_retry_requeues_it(
-    tmp_path: Path, pipes: list[Pipeline], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, pipes: Pipelines, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Promise 2: a failed push is retried with backoff; after ``max_attempts`` the item
     is parked and left alone until ``retry_parked`` re-queues it."""
@@ -262,7 +260,7 @@ def test_a_target_failing_again_and_again_parks_the_item_and_retry_requeues_it(
 
 
 def test_a_refused_item_parks_at_once_and_the_others_go_on(
-    tmp_path: Path, pipes: list[Pipeline], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, pipes: Pipelines, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A 400 is the server refusing this item: no retries, parked with the server's
     reason; the other items of the pass still reach the same target."""
@@ -304,7 +302,7 @@ def test_a_refused_item_parks_at_once_and_the_others_go_on(
 
 @pytest.mark.parametrize("status", [401, 403])
 def test_a_target_refusing_credentials_gets_nothing_more_until_they_change(
-    tmp_path: Path, pipes: list[Pipeline], monkeypatch: pytest.MonkeyPatch, status: int
+    tmp_path: Path, pipes: Pipelines, monkeypatch: pytest.MonkeyPatch, status: int
 ) -> None:
     """Promise 5 with a twist: a 401/403 stops the target for the rest of the pass and
     for later passes (no hammering with every item), the other city's target goes on;
@@ -351,7 +349,7 @@ def test_a_target_refusing_credentials_gets_nothing_more_until_they_change(
 
 
 def test_our_own_draft_coming_back_is_skipped_and_never_translated(
-    tmp_path: Path, pipes: list[Pipeline]
+    tmp_path: Path, pipes: Pipelines
 ) -> None:
     """Promise 4: Jinhua publishes syncd's draft and it appears in Jinhua's feed,
     marker and all; syncd records it as an echo and never translates it back."""
@@ -373,7 +371,7 @@ def test_our_own_draft_coming_back_is_skipped_and_never_translated(
 
 
 def test_first_activation_skips_old_items_and_those_beyond_the_cap(
-    tmp_path: Path, pipes: list[Pipeline]
+    tmp_path: Path, pipes: Pipelines
 ) -> None:
     """Turning a source on does not flood the partner with its archive: only items
     younger than ``first_run_max_age``, at most ``first_run_max_items`` newest."""
@@ -402,7 +400,7 @@ def test_first_activation_skips_old_items_and_those_beyond_the_cap(
 
 
 def test_items_wait_for_missing_models_and_go_once_installed(
-    tmp_path: Path, pipes: list[Pipeline]
+    tmp_path: Path, pipes: Pipelines
 ) -> None:
     """A missing model is not a failure of the item: it waits (no attempts used up,
     never parked), names the install command, and goes once the route exists; the

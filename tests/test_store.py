@@ -1,11 +1,13 @@
-"""The store on a real SQLite file: schema versioning, intents applied whole, memory,
-and one error boundary (every database failure is a ``StoreError`` naming the store)."""
+"""The store on a real SQLite file and on a real PostgreSQL (the ``store_url`` fixture):
+schema versioning, intents applied whole, memory, and one error boundary (every
+database failure is a ``StoreError`` naming the store)."""
 
 from __future__ import annotations
 
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -28,6 +30,14 @@ from syncd.store import SCHEMA_VERSION, Store
 from tests.support.sqlite_lock import exclusive_lock
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def db(store_url: str) -> Iterator[Store]:
+    """A new store on each backend, closed after the test."""
+    s = Store(store_url)
+    yield s
+    s.close()
 
 
 def store(tmp_path: Path) -> Store:
@@ -62,8 +72,8 @@ def test_creates_file_in_wal_mode_and_versions_schema(tmp_path: Path) -> None:
     Store(s.url).close()  # reopening applies nothing and keeps data
 
 
-def test_refuses_a_newer_schema(tmp_path: Path) -> None:
-    s = store(tmp_path)
+def test_refuses_a_newer_schema(db: Store) -> None:
+    s = db
     with s.engine.begin() as c:
         c.exec_driver_sql(f"UPDATE schema_version SET version = {SCHEMA_VERSION + 1}")
     s.close()
@@ -95,15 +105,15 @@ def test_a_version_1_store_loses_the_unused_media_table_and_keeps_its_rows(
     s.close()
 
 
-def test_naive_datetimes_are_a_bug_not_a_store_error(tmp_path: Path) -> None:
-    s = store(tmp_path)
+def test_naive_datetimes_are_a_bug_not_a_store_error(db: Store) -> None:
+    s = db
     with pytest.raises(sa.exc.StatementError) as info:
         s.apply_poll(PollIntent(polled(at=datetime(2026, 1, 1))))
     assert not isinstance(info.value, StoreError)
 
 
-def test_a_poll_is_applied_whole_items_versions_deliveries_and_source(tmp_path: Path) -> None:
-    s = store(tmp_path)
+def test_a_poll_is_applied_whole_items_versions_deliveries_and_source(db: Store) -> None:
+    s = db
     it = Item(
         "src", "k1", "https://a/1", "Titel", "Sum", "<p>Body</p>", NOW,
         (Image("https://a/i.jpg", "image/jpeg"),), ("Kultur",),
@@ -140,8 +150,8 @@ def test_a_poll_is_applied_whole_items_versions_deliveries_and_source(tmp_path: 
     assert src.alert is None and s.counters() == {"src": {"alerts": 1}}
 
 
-def test_a_failing_poll_half_way_leaves_nothing(tmp_path: Path) -> None:
-    s = store(tmp_path)
+def test_a_failing_poll_half_way_leaves_nothing(db: Store) -> None:
+    s = db
     a = Item("src", "a", None, "A")
     dup = NewItem(a, a.content_hash(), (NewDelivery("jinhua"),))
     with pytest.raises(StoreError):  # the second insert of one key breaks the transaction
@@ -149,8 +159,8 @@ def test_a_failing_poll_half_way_leaves_nothing(tmp_path: Path) -> None:
     assert s.items_by_keys("src", ["a"]) == {} and s.sources() == []
 
 
-def test_translation_and_memory(tmp_path: Path) -> None:
-    s = store(tmp_path)
+def test_translation_and_memory(db: Store) -> None:
+    s = db
     it = Item("src", "k1", None, "T")
     s.apply_poll(PollIntent(polled(), new=(new(it),)))
     row = s.items_by_keys("src", ["k1"])["k1"]
@@ -173,8 +183,8 @@ def test_translation_and_memory(tmp_path: Path) -> None:
     assert s.recall("r@2", ["Hallo."]) == {}
 
 
-def test_parked_deliveries_can_be_retried(tmp_path: Path) -> None:
-    s = store(tmp_path)
+def test_parked_deliveries_can_be_retried(db: Store) -> None:
+    s = db
     s.apply_poll(PollIntent(polled(), new=(new(Item("src", "k", None, "T")),)))
     ((d, it),) = s.deliveries()
     s.apply_delivery(Park(it.id, "jinhua", DeliveryState.CREATING, 8, "boom"), NOW)
@@ -186,11 +196,11 @@ def test_parked_deliveries_can_be_retried(tmp_path: Path) -> None:
         s.apply_delivery(Park(it.id, "nowhere", DeliveryState.PENDING, 1, "x"), NOW)
 
 
-def test_every_delivery_intent_from_decide_applies(tmp_path: Path) -> None:
+def test_every_delivery_intent_from_decide_applies(db: Store) -> None:
     """The intents ``decide`` returns for each step are ones the store understands."""
     from syncd.models import RemoteStatus
 
-    s = store(tmp_path)
+    s = db
     s.apply_poll(PollIntent(polled(), new=(new(Item("src", "k", None, "T")),)))
     ((d, it),) = s.deliveries()
     steps = [
@@ -217,16 +227,16 @@ def test_every_delivery_intent_from_decide_applies(tmp_path: Path) -> None:
     assert final.remote_id == "r1" and final.changed_after_review and final.attempts == 1
 
 
-def test_target_health_changes(tmp_path: Path) -> None:
-    s = store(tmp_path)
+def test_target_health_changes(db: Store) -> None:
+    s = db
     assert s.target_health("jinhua").healthy
     s.apply_target_health(TargetHealthChange("jinhua", False, "401", "abc"), NOW)
     h = s.target_health("jinhua")
     assert (h.healthy, h.reason, h.credential, h.since) == (False, "401", "abc", NOW)
 
 
-def test_inbound_dedupes_on_message_id(tmp_path: Path) -> None:
-    s = store(tmp_path)
+def test_inbound_dedupes_on_message_id(db: Store) -> None:
+    s = db
     assert s.accept_inbound("in", "msg_1", "{}", NOW)
     assert not s.accept_inbound("in", "msg_1", "{}", NOW)
     assert [m for m, _p in s.pending_inbound("in")] == ["msg_1"]

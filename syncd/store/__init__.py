@@ -14,6 +14,7 @@ add new methods to the module of their domain:
 - ``inbound``       the queue of pushed items
 - ``pages``         what page sources remember of article pages
 - ``health``        target health
+- ``leases``        row leases: several replicas share one PostgreSQL state
 
 Contract: all datetimes in and out are timezone-aware UTC. Each public method is one
 transaction, so a crash (or SIGKILL) between two calls leaves every row written whole
@@ -32,6 +33,7 @@ from .deliveries import DeliveriesMixin
 from .health import HealthMixin
 from .inbound import InboundMixin
 from .items import ItemsMixin
+from .leases import LeasesMixin
 from .pages import PagesMixin
 from .schema import SCHEMA_VERSION
 from .sources import SourcesMixin
@@ -59,6 +61,7 @@ class Store(
     InboundMixin,
     PagesMixin,
     HealthMixin,
+    LeasesMixin,
     StoreBase,
 ):
     """SQL storage for sources, items, versions, translations and deliveries."""

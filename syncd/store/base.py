@@ -19,7 +19,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from .. import logs
 from ..errors import StoreError
@@ -94,6 +94,10 @@ def wrap_exceptions(what: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
     return decorator
 
 
+#: the PostgreSQL advisory lock that serialises opening (creating, migrating) a store
+_MIGRATION_LOCK = 0x73796E6364  # "syncd"
+
+
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -162,6 +166,12 @@ class StoreBase:
                 "then finds its earlier drafts by their markers)"
             )
 
+    @property
+    def shared(self) -> bool:
+        """Whether several processes may work on this state at once (PostgreSQL
+        replicas sharing work by row leases); False for SQLite (one owner)."""
+        return self.engine.dialect.name != "sqlite"
+
     def claim(self, command: str) -> None:
         """Become the one process that works on this state (SQLite: an owner lock
         naming the holder; raises ``StoreBusy``). Released by ``close``."""
@@ -180,6 +190,10 @@ class StoreBase:
     @wrap_exceptions("opening the store")
     def _open(self) -> None:
         with self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                # replicas starting together on a new or older database: one creates or
+                # migrates the tables, the others wait here and then find them done
+                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
             migrate(conn, self.display_url)
 
     def close(self) -> None:
@@ -205,6 +219,34 @@ def sqlite_path(url: str) -> Path | None:
     if u.database.startswith("file:"):
         return None  # a URI (read-only probes); never created or locked
     return Path(u.database)
+
+
+def insert_or(
+    conn: Connection,
+    table: sa.Table,
+    rows: dict[str, Any] | list[dict[str, Any]],
+    *,
+    keys: list[str],
+    update: Callable[[Any], dict[str, Any]] | None = None,
+) -> int:
+    """``INSERT … ON CONFLICT (keys) DO NOTHING`` (or ``DO UPDATE SET update(excluded)``),
+    the same on SQLite and PostgreSQL: safe when two replicas write one row at once,
+    where a read-then-insert would fail on the second. Returns the rows written (for
+    one row: 0 when it existed and nothing was updated)."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        stmt: Any = pg_insert(table)
+    else:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        stmt = sqlite_insert(table)
+    if update is None:
+        stmt = stmt.on_conflict_do_nothing(index_elements=keys)
+    else:
+        stmt = stmt.on_conflict_do_update(index_elements=keys, set_=update(stmt.excluded))
+    # counted by RETURNING: psycopg reports no rowcount for INSERT … ON CONFLICT here
+    return len(conn.execute(stmt.returning(*(table.c[k] for k in keys)), rows).all())
 
 
 def chunks(values: list[Any], size: int = 500) -> list[list[Any]]:

@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from ..errors import StoreError
+from ..errors import LeaseLost, StoreError
 from ..intents import (
     DeliveryIntent,
     HandOff,
@@ -77,6 +77,27 @@ def _values(intent: DeliveryIntent) -> dict[str, Any]:
     raise TypeError(f"not a delivery intent: {intent!r}")
 
 
+def open_query(q: Any) -> Any:
+    """``q`` over deliveries joined with their items, narrowed to the open ones (see
+    ``DeliveriesMixin.open_deliveries``)."""
+    j = deliveries_t.join(items_t, items_t.c.id == deliveries_t.c.item_id)
+    closed = [DeliveryState.SKIPPED.value, DeliveryState.PARKED.value]
+    return (
+        q.select_from(j)
+        .where(deliveries_t.c.state.not_in(closed))
+        .where(
+            sa.or_(
+                deliveries_t.c.state.in_(
+                    [DeliveryState.PENDING.value, DeliveryState.CREATING.value]
+                ),
+                deliveries_t.c.written_version.is_(None),
+                deliveries_t.c.written_version < items_t.c.current_version,
+            )
+        )
+        .where(deliveries_t.c.changed_after_review.is_(False))
+    )
+
+
 class DeliveriesMixin:
     engine: Engine
 
@@ -94,23 +115,7 @@ class DeliveriesMixin:
     def open_deliveries(self, source_id: str | None = None) -> list[tuple[DeliveryRow, ItemRow]]:
         """Deliveries that may need work: not skipped/parked, plus hands-off ones whose
         item has a version newer than what syncd wrote (to record "changed after review")."""
-        j = deliveries_t.join(items_t, items_t.c.id == deliveries_t.c.item_id)
-        closed = [DeliveryState.SKIPPED.value, DeliveryState.PARKED.value]
-        q = (
-            sa.select(deliveries_t, items_t.c.source_id)
-            .select_from(j)
-            .where(deliveries_t.c.state.not_in(closed))
-            .where(
-                sa.or_(
-                    deliveries_t.c.state.in_(
-                        [DeliveryState.PENDING.value, DeliveryState.CREATING.value]
-                    ),
-                    deliveries_t.c.written_version.is_(None),
-                    deliveries_t.c.written_version < items_t.c.current_version,
-                )
-            )
-            .where(deliveries_t.c.changed_after_review.is_(False))
-        )
+        q = open_query(sa.select(deliveries_t, items_t.c.source_id))
         if source_id is not None:
             q = q.where(items_t.c.source_id == source_id)
         return self._with_items(q.order_by(deliveries_t.c.item_id, deliveries_t.c.target_city))
@@ -127,18 +132,32 @@ class DeliveriesMixin:
         return [(delivery_row(r), items[r.item_id]) for r in rows]
 
     @wrap_exceptions("recording a delivery step")
-    def apply_delivery(self, intent: DeliveryIntent, now: datetime) -> None:
-        """Apply one delivery intent in one transaction."""
+    def apply_delivery(
+        self, intent: DeliveryIntent, now: datetime, *, holder: str | None = None
+    ) -> None:
+        """Apply one delivery intent in one transaction.
+
+        With ``holder``, only while ``holder`` still holds the delivery's lease: else
+        ``LeaseLost`` and nothing is written (the write-ahead before a remote create is
+        fenced so: a replica whose lease ended never creates what another now carries).
+        """
         values = _values(intent)
+        key = (
+            deliveries_t.c.item_id == intent.item_id,
+            deliveries_t.c.target_city == intent.target_city,
+        )
         with self.engine.begin() as conn:
-            n = conn.execute(
-                deliveries_t.update()
-                .where(
-                    deliveries_t.c.item_id == intent.item_id,
-                    deliveries_t.c.target_city == intent.target_city,
-                )
-                .values(updated_at=now, **values)
-            ).rowcount
+            q = deliveries_t.update().where(*key)
+            if holder is not None:
+                q = q.where(deliveries_t.c.lease_holder == holder)
+            n = conn.execute(q.values(updated_at=now, **values)).rowcount
+            if n != 1 and holder is not None:
+                exists = conn.execute(sa.select(deliveries_t.c.item_id).where(*key)).first()
+                if exists is not None:
+                    raise LeaseLost(
+                        f"item {intent.item_id} → {intent.target_city}: another replica "
+                        "carries this delivery now"
+                    )
         if n != 1:
             raise StoreError(f"no delivery for item {intent.item_id} → {intent.target_city}")
 

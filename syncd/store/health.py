@@ -9,7 +9,7 @@ from sqlalchemy.engine import Engine
 
 from ..intents import TargetHealthChange
 from ..models import TargetHealth
-from .base import wrap_exceptions
+from .base import insert_or, wrap_exceptions
 from .schema import targets_t
 
 
@@ -26,14 +26,14 @@ class HealthMixin:
 
     @wrap_exceptions("recording a target's health")
     def apply_target_health(self, change: TargetHealthChange, now: datetime) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(targets_t.delete().where(targets_t.c.city_id == change.city_id))
-            conn.execute(
-                targets_t.insert().values(
-                    city_id=change.city_id,
-                    healthy=change.healthy,
-                    reason=change.reason,
-                    credential=change.credential,
-                    since=now,
-                )
+        values = dict(
+            healthy=change.healthy, reason=change.reason, credential=change.credential, since=now
+        )
+        with self.engine.begin() as conn:  # replicas may record one change at once
+            insert_or(
+                conn,
+                targets_t,
+                dict(city_id=change.city_id, **values),
+                keys=["city_id"],
+                update=lambda new: {k: getattr(new, k) for k in values},
             )

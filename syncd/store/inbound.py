@@ -8,7 +8,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from .base import wrap_exceptions
+from .base import insert_or, wrap_exceptions
 from .schema import inbound_t
 
 
@@ -18,24 +18,22 @@ class InboundMixin:
     @wrap_exceptions("queueing a pushed item")
     def accept_inbound(self, source_id: str, message_id: str, payload: str, now: datetime) -> bool:
         """Store a pushed item once; False when this message id was seen before."""
-        with self.engine.begin() as conn:
-            seen = conn.execute(
-                sa.select(inbound_t.c.message_id).where(
-                    inbound_t.c.source_id == source_id, inbound_t.c.message_id == message_id
+        with self.engine.begin() as conn:  # two replicas may receive one push at once
+            return (
+                insert_or(
+                    conn,
+                    inbound_t,
+                    dict(
+                        source_id=source_id,
+                        message_id=message_id,
+                        received_at=now,
+                        payload=payload,
+                        consumed=False,
+                    ),
+                    keys=["source_id", "message_id"],
                 )
-            ).first()
-            if seen is not None:
-                return False
-            conn.execute(
-                inbound_t.insert().values(
-                    source_id=source_id,
-                    message_id=message_id,
-                    received_at=now,
-                    payload=payload,
-                    consumed=False,
-                )
+                == 1
             )
-            return True
 
     @wrap_exceptions("reading pushed items")
     def pending_inbound(self, source_id: str) -> list[tuple[str, str]]:

@@ -61,6 +61,9 @@ sources_t = sa.Table(
     sa.Column("alert", sa.Text),  # a human must look (layout changed, challenge, …)
     sa.Column("warnings", sa.Text),  # JSON list of the last poll's non-fatal notes
     sa.Column("items_seen", sa.Integer, nullable=False, default=0),
+    # the replica polling it now, and until when (store/leases.py)
+    sa.Column("lease_holder", sa.String),
+    sa.Column("lease_until", UTCDateTime),
 )
 
 items_t = sa.Table(
@@ -143,6 +146,9 @@ deliveries_t = sa.Table(
     sa.Column("note", sa.Text),  # why skipped / what an editor did
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
+    # the replica carrying it now, and until when (store/leases.py)
+    sa.Column("lease_holder", sa.String),
+    sa.Column("lease_until", UTCDateTime),
 )
 
 memory_t = sa.Table(
@@ -219,11 +225,26 @@ def _add_city_identity(conn: Connection) -> None:
     aliases_t.create(conn, checkfirst=True)
 
 
+def _add_leases(conn: Connection) -> None:
+    # row leases for several replicas on one PostgreSQL (issue 13); self-contained and
+    # idempotent, so it may be renumbered when other migrations land beside it
+    for table in (sources_t, deliveries_t):
+        if not sa.inspect(conn).has_table(table.name):
+            continue  # not there yet: made whole with the columns by the next create
+        have = {c["name"] for c in sa.inspect(conn).get_columns(table.name)}
+        for name in ("lease_holder", "lease_until"):
+            if name not in have:
+                col = table.c[name]
+                kind = col.type.compile(conn.dialect)
+                conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {name} {kind}")
+
+
 #: MIGRATIONS[n] takes a database at version n + 1 to version n + 2.
 MIGRATIONS: list[Callable[[Connection], None]] = [
     _v2_drop_media,
     _add_pages,
     _add_city_identity,
+    _add_leases,
 ]
 SCHEMA_VERSION = len(MIGRATIONS) + 1
 

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from ..intents import SourcePolled
 from ..models import SourceRow
-from .base import wrap_exceptions
+from .base import insert_or, wrap_exceptions
 from .schema import UTCDateTime, counters_t, sources_t
 
 
@@ -57,13 +57,13 @@ def apply_source_polled(conn: Connection, p: SourcePolled) -> None:
 
 
 def bump(conn: Connection, scope: str, name: str, by: int = 1) -> None:
-    n = conn.execute(
-        counters_t.update()
-        .where(counters_t.c.scope == scope, counters_t.c.name == name)
-        .values(value=counters_t.c.value + by)
-    ).rowcount
-    if not n:
-        conn.execute(counters_t.insert().values(scope=scope, name=name, value=by))
+    insert_or(
+        conn,
+        counters_t,
+        dict(scope=scope, name=name, value=by),
+        keys=["scope", "name"],
+        update=lambda new: {"value": counters_t.c.value + new.value},
+    )
 
 
 class SourcesMixin:
@@ -75,10 +75,11 @@ class SourcesMixin:
         with self.engine.begin() as conn:
             row = conn.execute(sa.select(sources_t).where(sources_t.c.id == source_id)).first()
             if row is None:
-                conn.execute(
-                    sources_t.insert().values(
-                        id=source_id, city_id=city_id, consecutive_failures=0, items_seen=0
-                    )
+                insert_or(
+                    conn,
+                    sources_t,
+                    dict(id=source_id, city_id=city_id, consecutive_failures=0, items_seen=0),
+                    keys=["id"],
                 )
                 return SourceRow(id=source_id, city_id=city_id)
             return source_row(row)

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from ..models import QualityFlag, Translation
-from .base import chunks, wrap_exceptions
+from .base import chunks, insert_or, wrap_exceptions
 from .schema import memory_t, translations_t
 
 
@@ -31,13 +31,13 @@ class TranslationsMixin:
         )
         key = dict(item_id=item_id, version=version, language=t.language)
         with self.engine.begin() as conn:
-            done = conn.execute(
-                translations_t.update()
-                .where(*(translations_t.c[k] == v for k, v in key.items()))
-                .values(**values)
-            ).rowcount
-            if not done:
-                conn.execute(translations_t.insert().values(**key, **values))
+            insert_or(
+                conn,
+                translations_t,
+                {**key, **values},
+                keys=list(key),
+                update=lambda new: {k: getattr(new, k) for k in values},
+            )
 
     @wrap_exceptions("reading a translation")
     def translation(self, item_id: int, version: int, language: str) -> Translation | None:
@@ -105,5 +105,5 @@ class TranslationsMixin:
                 for s, t in pairs.items()
                 if s not in known
             ]
-            if rows:
-                conn.execute(memory_t.insert(), rows)
+            if rows:  # another replica may remember the same sentence meanwhile
+                insert_or(conn, memory_t, rows, keys=["route", "source"])

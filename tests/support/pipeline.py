@@ -123,6 +123,18 @@ def two_cities(
     return cfgmod.parse(data, tmp_path / "syncd.toml", kinds=TABLE)
 
 
+class Pipelines(list["Pipeline"]):
+    """The pipelines a test opened (closed after it), on the test's store backend."""
+
+    def __init__(self, store_url: str) -> None:
+        super().__init__()
+        self.store_url = store_url
+
+    def close(self) -> None:
+        for p in self:
+            p.close()
+
+
 class Pipeline:
     """One syncd "process" on ``tmp_path``: ``sync()`` is one pass (every source polled,
     then every due delivery), ``restart()`` a new process on the same state."""
@@ -136,8 +148,11 @@ class Pipeline:
         translator: FakeTranslator | None = None,
         target_http: httpx.Client | None = None,
         clock: Clock | None = None,
+        store_url: str | None = None,
     ) -> None:
         self.tmp_path = tmp_path
+        #: a SQLite file in ``tmp_path`` unless given (the ``store_url`` fixture: both backends)
+        self.store_url = store_url or f"sqlite:///{tmp_path}/state/syncd.db"
         self.config = config
         self.feeds = feeds or Feeds()
         self.translator = translator if translator is not None else FakeTranslator(ROUTES)
@@ -147,7 +162,7 @@ class Pipeline:
         self._open()
 
     def _open(self) -> None:
-        self.store = Store(f"sqlite:///{self.tmp_path}/state/syncd.db")
+        self.store = Store(self.store_url)
         try:
             self.app: App = make_app(
                 self.config,
