@@ -140,6 +140,13 @@ class WebConfig:
 
 
 @dataclass(frozen=True)
+class HealthConfig:
+    #: a source with no successful poll within this many of its intervals (and
+    #: failing) makes `syncd status` and /healthz say so
+    stale_polls: int = 3
+
+
+@dataclass(frozen=True)
 class LogConfig:
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["text", "json"] = "text"
@@ -193,6 +200,7 @@ class Config:
     translate: TranslateConfig = field(default_factory=TranslateConfig)
     log: LogConfig = field(default_factory=LogConfig)
     web: WebConfig = field(default_factory=WebConfig)
+    health: HealthConfig = field(default_factory=HealthConfig)
 
     @property
     def base_dir(self) -> Path:
@@ -472,6 +480,7 @@ def parse(data: dict[str, Any], path: Path, *, kinds: KindSpecs) -> Config:
         "translate": TranslateConfig,
         "log": LogConfig,
         "web": WebConfig,
+        "health": HealthConfig,
     }
     allowed = set(sections) | {"cities", "partnerships"}
     for k in data:

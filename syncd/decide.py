@@ -12,7 +12,8 @@ the stored rows and returns intents (``syncd.intents``) that the store applies w
   written, hand-off to an editor, failure → retry or park, 400 → park at once
   (``after_delivery_failure``);
 - a target's health: a 401/403 makes it unhealthy until its credentials change
-  (``target_refused``, ``target_usable``).
+  (``target_refused``, ``target_usable``, ``target_retried``); what a pass's
+  contact with it tells (``target_contact``).
 """
 
 from __future__ import annotations
@@ -34,8 +35,10 @@ from .intents import (
     RecordFailure,
     RecordWritten,
     SourcePolled,
+    TargetContact,
     TargetHealthChange,
     WaitForModels,
+    WaitForTarget,
 )
 from .models import (
     MARKER_RE,
@@ -459,6 +462,10 @@ def waiting_for_models(d: DeliveryRow, reason: str) -> WaitForModels:
     return WaitForModels(d.item_id, d.target_city, reason)
 
 
+def waiting_for_target(d: DeliveryRow, reason: str) -> WaitForTarget:
+    return WaitForTarget(d.item_id, d.target_city, reason)
+
+
 def after_delivery_failure(
     d: DeliveryRow,
     state_now: DeliveryState,
@@ -503,3 +510,36 @@ def target_usable(
     if health.credential is not None and health.credential != credential:
         return True, TargetHealthChange(health.city_id, True)
     return False, None
+
+
+def target_retried(health: TargetHealth) -> TargetHealthChange | None:
+    """``syncd retry --now``: a refused target is tried again (a person fixed the
+    user's role or the plugin; the credentials themselves may be unchanged)."""
+    return None if health.healthy else TargetHealthChange(health.city_id, True)
+
+
+class ContactOutcome(enum.StrEnum):
+    """What one step tells about a target (not about the item)."""
+
+    ANSWERED = "answered"  # a 2xx, or a refusal of this one item (400): it is up
+    FAILED = "failed"  # refused connection, timeout, 5xx, 401/403: it is not usable
+    NONE = "none"  # the step never reached the target (a translation failed)
+
+
+def contact_after(kind: FailureKind) -> ContactOutcome:
+    """A refusal of one item (400) is an answer: the target is up. Anything else that
+    failed (refused connection, timeout, 5xx, 429) says it is not usable now."""
+    return ContactOutcome.ANSWERED if kind is FailureKind.REJECTED else ContactOutcome.FAILED
+
+
+def target_contact(
+    city_id: str, outcomes: Sequence[tuple[ContactOutcome, str]]
+) -> TargetContact | None:
+    """What a pass records of its contact with one target: the last outcome that
+    reached (or tried to reach) it; None when the pass never contacted it."""
+    for outcome, error in reversed(outcomes):
+        if outcome is ContactOutcome.ANSWERED:
+            return TargetContact(city_id)
+        if outcome is ContactOutcome.FAILED:
+            return TargetContact(city_id, error)
+    return None

@@ -12,8 +12,9 @@ No column names cross from the pipeline to the store: the type says what is reco
     └── seen                         known items only sighted again
     DeliveryIntent                   one step of one delivery
       MarkCreating | RecordWritten | HandOff | NoteReviewed
-      | RecordFailure | Park | WaitForModels
+      | RecordFailure | Park | WaitForModels | WaitForTarget
     TargetHealthChange               a target turns unhealthy or healthy again
+    TargetContact                    a pass reached a target, or failed to
 """
 
 from __future__ import annotations
@@ -165,8 +166,25 @@ class WaitForModels:
     reason: str
 
 
+@dataclass(frozen=True)
+class WaitForTarget:
+    """The target refused syncd's credentials (401/403): the delivery waits, with that
+    error, until the target is usable again; no attempt is counted."""
+
+    item_id: int
+    target_city: str
+    reason: str
+
+
 DeliveryIntent = (
-    MarkCreating | RecordWritten | HandOff | NoteReviewed | RecordFailure | Park | WaitForModels
+    MarkCreating
+    | RecordWritten
+    | HandOff
+    | NoteReviewed
+    | RecordFailure
+    | Park
+    | WaitForModels
+    | WaitForTarget
 )
 
 
@@ -179,3 +197,18 @@ class TargetHealthChange:
     healthy: bool
     reason: str | None = None
     credential: str | None = None
+
+
+@dataclass(frozen=True)
+class TargetContact:
+    """How a pass's last contact with a city's target went: ``error`` is None when the
+    target answered (a 2xx, or a refusal of one item), else what failed (refused
+    connection, timeout, 5xx, 401/403). The store keeps the last success, the last
+    error and since when the target has been failing."""
+
+    city_id: str
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None

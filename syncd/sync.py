@@ -213,21 +213,41 @@ def deliver(
     translations = _translate_all(
         app, [w for w in work if w.action is not Action.NOTE_REVIEWED], out
     )
-    for n, w in enumerate(work):
-        if stop is not None and stop.is_set():
-            log.info("stopping", reason="signal", left=len(work) - n)
-            break
-        if not healthy[w.delivery.target_city] and w.action is not Action.NOTE_REVIEWED:
-            continue
-        try:
-            _step(app, w, translations, out)
-        except TargetAuthError as exc:
-            healthy[w.delivery.target_city] = False
-            app.mark_target_unhealthy(w.delivery.target_city, str(exc))
-            out.failed += 1
-            out.errors.append(str(exc))
-        except TargetError as exc:
-            _fail(app, w, exc, out)
+    # what each step told about its target (reached, failed, not contacted), recorded
+    # once per target at the end of the pass: "unreachable since" for 5xx and refused
+    # connections too, not only for a 401
+    contacts: dict[str, list[tuple[decide.ContactOutcome, str]]] = {}
+    try:
+        for n, w in enumerate(work):
+            if stop is not None and stop.is_set():
+                log.info("stopping", reason="signal", left=len(work) - n)
+                break
+            city = w.delivery.target_city
+            if not healthy[city] and w.action is not Action.NOTE_REVIEWED:
+                continue
+            outcome, error = decide.ContactOutcome.NONE, ""
+            try:
+                if _step(app, w, translations, out):
+                    outcome = decide.ContactOutcome.ANSWERED
+            except TargetAuthError as exc:
+                outcome, error = decide.ContactOutcome.FAILED, str(exc)
+                healthy[city] = False
+                app.mark_target_unhealthy(city, str(exc))
+                app.store.apply_delivery(
+                    decide.waiting_for_target(w.delivery, str(exc)), app.clock()
+                )
+                out.failed += 1
+                out.errors.append(str(exc))
+            except TargetError as exc:
+                outcome, error = decide.contact_after(_failure_kind(exc)), str(exc)
+                _fail(app, w, exc, out)
+            contacts.setdefault(city, []).append((outcome, error))
+    finally:
+        now = app.clock()
+        for city, outcomes in contacts.items():
+            contact = decide.target_contact(city, outcomes)
+            if contact is not None:
+                app.store.apply_target_contact(contact, now)
     return out
 
 
@@ -279,21 +299,22 @@ def _step(
     w: _Work,
     translations: dict[tuple[int, int, str], Translation | TranslateError],
     out: DeliverResult,
-) -> None:
+) -> bool:
+    """One delivery one step forward; True when the step talked to the target."""
     store, d, it = app.store, w.delivery, w.item
     if w.action is Action.NOTE_REVIEWED:
         store.apply_delivery(decide.note_reviewed(d, it), app.clock())
         log.info("changed-after-review", item=it.key, target=d.target_city, state=d.state.value)
         out.handed_off += 1
-        return
+        return False
     translation = translations.get(_translation_key(w, app))
     if isinstance(translation, ModelMissing):
         store.apply_delivery(decide.waiting_for_models(d, str(translation)), app.clock())
         out.waiting_for_models += 1
-        return
+        return False
     if isinstance(translation, TranslateError) or translation is None:
         _fail(app, w, translation or TranslateError("no translation"), out)
-        return
+        return False
     target = app.target(d.target_city)
     item = w.content or store.item_version(it.id, it.current_version)
     draft = build_draft(
@@ -311,7 +332,7 @@ def _step(
         found = target.find(draft)
         if found is not None:
             _adopt(app, w, target, found, draft, out)
-            return
+            return True
         action = Action.CREATE
     if action is Action.CREATE:
         # write-ahead: a crash after the remote create is reconciled, not re-created
@@ -319,22 +340,23 @@ def _step(
         remote = target.create(draft)
         _record_written(app, w, remote, it.current_version, "created")
         out.created += 1
-        return
+        return True
     if action is Action.UPDATE:
         remote = Remote(d.remote_id or "", d.fingerprint or "", d.remote_url)
         status = target.inspect(remote) if target.inspectable else RemoteStatus.OURS
         if status is not RemoteStatus.OURS:
             _hand_off(app, w, status, changed=True)
             out.handed_off += 1
-            return
+            return True
         try:
             new_remote = target.update(remote, draft)
         except TargetGone as exc:  # an editor got there between inspect and update
             _hand_off(app, w, exc.status, changed=True)
             out.handed_off += 1
-            return
+            return True
         _record_written(app, w, new_remote, it.current_version, "updated")
         out.updated += 1
+    return True
 
 
 def _adopt(
@@ -374,18 +396,19 @@ def _record_written(app: App, w: _Work, remote: Remote, version: int, event: str
              remote_id=remote.remote_id, version=version)  # fmt: skip
 
 
+def _failure_kind(exc: Exception) -> decide.FailureKind:
+    if isinstance(exc, TargetRejected):
+        return decide.FailureKind.REJECTED
+    return decide.FailureKind.RETRYABLE
+
+
 def _fail(app: App, w: _Work, exc: Exception, out: DeliverResult) -> None:
     d, it, now, cfg = w.delivery, w.item, app.clock(), app.config.sync
     out.errors.append(f"{it.key} → {d.target_city}: {exc}")
     # the state at failure time (CREATING stays CREATING: the create may have happened)
     current = app.store.delivery(it.id, d.target_city)
-    kind = (
-        decide.FailureKind.REJECTED
-        if isinstance(exc, TargetRejected)
-        else decide.FailureKind.RETRYABLE
-    )
     intent = decide.after_delivery_failure(
-        d, current.state if current else d.state, kind, str(exc),
+        d, current.state if current else d.state, _failure_kind(exc), str(exc),
         exc.delay if isinstance(exc, TargetRetryable) else None,
         decide.RetryPolicy(cfg.max_attempts, cfg.retry_base, cfg.retry_cap), now, app.rand(),
     )  # fmt: skip

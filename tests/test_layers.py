@@ -33,6 +33,9 @@ MAX_LINES = 600
 PURE = (
     "syncd.models",
     "syncd.decide",
+    "syncd.health",
+    "syncd.exits",
+    "syncd.timefmt",
     "syncd.translate.segment",
     "syncd.translate.glossary",
     "syncd.translate.checks",

@@ -170,14 +170,33 @@ targets_t = sa.Table(
 )
 
 
+target_contacts_t = sa.Table(
+    "target_contacts",
+    metadata,
+    sa.Column("city_id", sa.String, primary_key=True),
+    sa.Column("last_ok_at", UTCDateTime),  # the last pass the target answered in
+    sa.Column("last_error", sa.Text),  # the last failed contact (kept after recovery)
+    sa.Column("last_error_at", UTCDateTime),
+    sa.Column("failing_since", UTCDateTime),  # set while contacts fail
+    sa.Column("failures", sa.Integer, nullable=False, default=0),  # failed passes in a row
+)
+
+
 def _v2_drop_media(conn: Connection) -> None:
     # version 1 kept a cache of uploaded media that nothing read (the WordPress
     # bridge plugin finds uploads by SHA-256 itself)
     conn.exec_driver_sql("DROP TABLE IF EXISTS media")
 
 
+def _target_contacts(conn: Connection) -> None:
+    # what passes saw of each target (last success, last error, failing since):
+    # status, /healthz and alerts tell "unreachable since" for 5xx and refused
+    # connections too, not only for a 401
+    target_contacts_t.create(conn, checkfirst=True)
+
+
 #: MIGRATIONS[n] takes a database at version n + 1 to version n + 2.
-MIGRATIONS: list[Callable[[Connection], None]] = [_v2_drop_media]
+MIGRATIONS: list[Callable[[Connection], None]] = [_v2_drop_media, _target_contacts]
 SCHEMA_VERSION = len(MIGRATIONS) + 1
 
 
