@@ -21,6 +21,7 @@ from . import decide, logs
 from .config import CityConfig, Config, SourceConfig
 from .errors import ConfigError, TargetAuthError
 from .kinds import TABLE, Table
+from .metrics import Metrics
 from .net.http import PoliteClient
 from .sources import Source
 from .store import Store
@@ -76,6 +77,7 @@ class App:
         self.rand = rand
         self.kinds = kinds
         self._translator = translator
+        self._metrics: Metrics | None = None
         self._http = http
         self._transport = transport
         self._sources: dict[str, Source] = {}
@@ -103,6 +105,18 @@ class App:
                 self._translator = default_translator(self.config, self.store)
                 self._owned.append(self._translator)
             return self._translator
+
+    def built_translator(self) -> Translator | None:
+        """The translator if something built it already (``/metrics`` never loads one)."""
+        return self._translator
+
+    @property
+    def metrics(self) -> Metrics:
+        """This app's Prometheus metrics (``syncd.metrics``), built on first use."""
+        with self._lock:
+            if self._metrics is None:
+                self._metrics = Metrics()
+            return self._metrics
 
     def source_config(self, source_id: str) -> tuple[CityConfig, SourceConfig]:
         for city, s in self.config.sources():

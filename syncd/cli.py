@@ -141,14 +141,15 @@ def sync_cmd(ctx: click.Context) -> None:
     failed, 4 when a delivery failed or is parked, a target is refused or unreachable
     or models are missing, 5 for both (docs/operations.md)."""
     from . import exits, health, sync
-    from .status import verdict
+    from .status import missing_for, verdict
 
     cfg = _load(ctx)
     app = _app(ctx, cfg, translate=True, owner="sync")
     try:
         results = [sync.poll(app, s.id) for _c, s in cfg.sources() if s.enabled]
         delivered = sync.deliver(app)
-        problems = verdict(cfg, app.store, app.clock()).of(health.DELIVERIES)
+        missing = missing_for(cfg, app.translator)
+        problems = verdict(cfg, app.store, app.clock(), missing).of(health.DELIVERIES)
     finally:
         app.close()
     for r in results:

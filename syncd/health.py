@@ -146,3 +146,29 @@ class Verdict:
     def of(self, kinds: Iterable[str]) -> tuple[Problem, ...]:
         wanted = frozenset(kinds)
         return tuple(p for p in self.problems if p.kind in wanted)
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """``/healthz``: live (the process and its scheduler run) and ready (also: the store
+    is writable, every enabled source polled within its stale limit, no target
+    refused or unreachable). ``reasons`` say why not, one line each."""
+
+    live: bool
+    ready: bool
+    reasons: tuple[str, ...]
+
+
+def readiness(
+    run_state: str, scheduler_alive: bool, store_problem: str | None, verdict: Verdict
+) -> Readiness:
+    reasons: list[str] = []
+    if not scheduler_alive:
+        reasons.append("the scheduler is not running")
+    if run_state in ("stopping", "stopped"):
+        reasons.append(f"the daemon is {run_state}")
+    live = not reasons
+    if store_problem:
+        reasons.append(store_problem)
+    reasons += [p.message for p in verdict.of(READINESS)]
+    return Readiness(live, not reasons, tuple(reasons))

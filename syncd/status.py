@@ -15,6 +15,7 @@ from .health import Problem, Verdict
 from .models import DeliveryState, TargetHealth, TargetQueue
 from .store import Store
 from .timefmt import age_seconds, both, stamp
+from .translate import Translator
 from .translate import models as m
 
 
@@ -34,6 +35,16 @@ def missing_routes(cfg: Config, packages: list[m.PackageInfo]) -> dict[tuple[str
     return out
 
 
+def missing_for(cfg: Config, translator: Translator) -> dict[tuple[str, str], str]:
+    """Routes the running translator cannot serve (the daemon asks its own)."""
+    out: dict[tuple[str, str], str] = {}
+    for route in cfg.routes():
+        problems = translator.missing(*route)
+        if problems:
+            out[route] = "; ".join(problems)
+    return out
+
+
 def _waiting_by_language(cfg: Config, store: Store) -> dict[tuple[str, str], int]:
     out: dict[tuple[str, str], int] = {}
     for (src_city, dst_city), n in store.waiting_by_route().items():
@@ -46,10 +57,14 @@ def _waiting_by_language(cfg: Config, store: Store) -> dict[tuple[str, str], int
 
 
 def verdict(
-    cfg: Config, store: Store, now: datetime, packages: list[m.PackageInfo] | None = None
+    cfg: Config,
+    store: Store,
+    now: datetime,
+    missing: dict[tuple[str, str], str] | None = None,
 ) -> Verdict:
     """Everything that needs a person now (``syncd.health``): source alerts and stale
-    sources, refused or unreachable targets, parked deliveries, missing models."""
+    sources, refused or unreachable targets, parked deliveries, missing models
+    (``missing``: routes without models; default: what the models folder lacks)."""
     rows = {r.id: r for r in store.sources()}
     problems: list[Problem] = []
     for _city, s in cfg.sources():
@@ -64,8 +79,9 @@ def verdict(
             city.id, counts.get(city.id, {}).get(DeliveryState.PARKED.value, 0)
         )
     waiting = _waiting_by_language(cfg, store)
-    pkgs = _installed(cfg) if packages is None else packages
-    for route, problem in missing_routes(cfg, pkgs).items():
+    if missing is None:
+        missing = missing_routes(cfg, _installed(cfg))
+    for route, problem in missing.items():
         problems += health.models_problem(route, problem, waiting.get(route, 0))
     return Verdict(tuple(problems))
 
@@ -171,6 +187,7 @@ def collect(cfg: Config, store: Store, now: datetime) -> dict[str, Any]:
         if d.last_error
     ]
     packages = _installed(cfg)
+    missing = missing_routes(cfg, packages)
     by_language = _waiting_by_language(cfg, store)
     models = {
         "dir": str(cfg.resolve_path(cfg.models.dir)),
@@ -184,10 +201,10 @@ def collect(cfg: Config, store: Store, now: datetime) -> dict[str, Any]:
                 "problem": problem,
                 "waiting": by_language.get((src, dst), 0),
             }
-            for (src, dst), problem in missing_routes(cfg, packages).items()
+            for (src, dst), problem in missing.items()
         ],
     }
-    v = verdict(cfg, store, now, packages)
+    v = verdict(cfg, store, now, missing)
     return {
         "now": stamp(now),
         "verdict": {"ok": v.ok, "problems": [p.as_dict() for p in v.problems]},

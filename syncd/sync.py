@@ -154,6 +154,7 @@ def poll(app: App, source_id: str) -> PollResult:
         return _record_failure(app, row, policy, now, failure)
     store.apply_poll(d.intent)
     source.acknowledge(result)
+    app.metrics.polled(source_id, d.intent.source.result, len(result.items), d.new, d.changed)
     nxt = d.intent.source.next_poll_at.isoformat()
     if result.not_modified:
         log.info("not-modified", source=source_id, next_poll=nxt)
@@ -172,6 +173,7 @@ def _record_failure(
 ) -> PollResult:  # fmt: skip
     failed = decide.poll_failed(row, failure, policy, now, app.rand())
     app.store.apply_poll(failed)
+    app.metrics.polled(row.id, failed.source.result)
     log.warning("poll-failed", source=row.id, error=failure.message,
                 failures=failed.source.failures, next_poll=failed.source.next_poll_at.isoformat())  # fmt: skip
     return PollResult(row.id, False, failure.message)
@@ -233,6 +235,7 @@ def deliver(
                 outcome, error = decide.ContactOutcome.FAILED, str(exc)
                 healthy[city] = False
                 app.mark_target_unhealthy(city, str(exc))
+                app.metrics.delivery(city, "failed")
                 app.store.apply_delivery(
                     decide.waiting_for_target(w.delivery, str(exc)), app.clock()
                 )
@@ -304,12 +307,14 @@ def _step(
     store, d, it = app.store, w.delivery, w.item
     if w.action is Action.NOTE_REVIEWED:
         store.apply_delivery(decide.note_reviewed(d, it), app.clock())
+        app.metrics.delivery(d.target_city, "noted-after-review")
         log.info("changed-after-review", item=it.key, target=d.target_city, state=d.state.value)
         out.handed_off += 1
         return False
     translation = translations.get(_translation_key(w, app))
     if isinstance(translation, ModelMissing):
         store.apply_delivery(decide.waiting_for_models(d, str(translation)), app.clock())
+        app.metrics.delivery(d.target_city, "waiting-for-models")
         out.waiting_for_models += 1
         return False
     if isinstance(translation, TranslateError) or translation is None:
@@ -385,6 +390,7 @@ def _hand_off(app: App, w: _Work, status: RemoteStatus, *, changed: bool) -> Non
     """An editor owns the draft now: never write it again (promise 3)."""
     intent = decide.hand_off(w.delivery, w.item, status, changed=changed)
     app.store.apply_delivery(intent, app.clock())
+    app.metrics.delivery(w.delivery.target_city, "handed-off")
     log.info("hands-off", item=w.item.key, target=w.delivery.target_city, remote=status.value)
 
 
@@ -392,6 +398,7 @@ def _record_written(app: App, w: _Work, remote: Remote, version: int, event: str
     d, it = w.delivery, w.item
     intent = decide.written(d, it, version, remote.remote_id, remote.url, remote.fingerprint)
     app.store.apply_delivery(intent, app.clock())
+    app.metrics.delivery(d.target_city, event)
     log.info(event, item=it.key, source=it.source_id, target=d.target_city,
              remote_id=remote.remote_id, version=version)  # fmt: skip
 
@@ -413,6 +420,7 @@ def _fail(app: App, w: _Work, exc: Exception, out: DeliverResult) -> None:
         decide.RetryPolicy(cfg.max_attempts, cfg.retry_base, cfg.retry_cap), now, app.rand(),
     )  # fmt: skip
     app.store.apply_delivery(intent, now)
+    app.metrics.delivery(d.target_city, "parked" if isinstance(intent, Park) else "failed")
     if isinstance(intent, Park):
         out.parked += 1
         log.error(

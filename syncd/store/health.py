@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 from ..intents import TargetContact, TargetHealthChange
 from ..models import TargetHealth
 from .base import wrap_exceptions
-from .schema import target_contacts_t, targets_t
+from .schema import schema_version, target_contacts_t, targets_t
 
 
 class HealthMixin:
@@ -80,3 +80,11 @@ class HealthMixin:
                     failures=t.c.failures + 1,
                 )
             conn.execute(t.update().where(t.c.city_id == contact.city_id).values(**values))
+
+    @wrap_exceptions("checking that the store is writable")
+    def check_writable(self) -> None:
+        """Take the write lock and write nothing new (``/healthz``): raises
+        ``StoreError`` when the store is read-only, locked beyond the busy timeout,
+        full or gone."""
+        with self.engine.begin() as conn:
+            conn.execute(schema_version.update().values(version=schema_version.c.version))
