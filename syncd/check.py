@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .errors import ConfigError
-from .kinds import writable_problem
+from .kinds import secret_problems, writable_problem
 from .store import probe
 
 if TYPE_CHECKING:
@@ -42,6 +42,11 @@ def run_checks(app: App) -> tuple[list[str], list[str]]:
         for src, dst in cfg.routes():
             for line in engine.missing(src, dst):
                 problems.append(f"models {src}->{dst}: {line}")
+    a = cfg.alerts
+    used = [a.smtp_password if a.smtp_host and a.smtp_user else None,
+            a.webhook_secret if a.webhook_url else None]  # fmt: skip
+    for line in secret_problems({str(i): s for i, s in enumerate(used) if s is not None}):
+        problems.append(f"alerts: {line}")
     if not cfg.partnerships:
         problems.append("no partnerships: nothing would be translated")
     return problems, notes

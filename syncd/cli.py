@@ -140,7 +140,7 @@ def sync_cmd(ctx: click.Context) -> None:
     """One pass over all sources, then exit: 0 when everything worked, 3 when a source
     failed, 4 when a delivery failed or is parked, a target is refused or unreachable
     or models are missing, 5 for both (docs/operations.md)."""
-    from . import exits, health, sync
+    from . import alerts, exits, health, sync
     from .status import missing_for, verdict
 
     cfg = _load(ctx)
@@ -150,6 +150,7 @@ def sync_cmd(ctx: click.Context) -> None:
         delivered = sync.deliver(app)
         missing = missing_for(cfg, app.translator)
         problems = verdict(cfg, app.store, app.clock(), missing).of(health.DELIVERIES)
+        alerts.check(app)  # run from cron, syncd sync tells the operator too
     finally:
         app.close()
     for r in results:

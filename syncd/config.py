@@ -147,6 +147,33 @@ class HealthConfig:
 
 
 @dataclass(frozen=True)
+class AlertsConfig:
+    #: e-mail: the SMTP server ("": no e-mail)
+    smtp_host: str = ""
+    smtp_port: int = 587
+    #: "starttls" (port 587), "tls" (port 465) or "none" (a relay on localhost)
+    smtp_security: Literal["starttls", "tls", "none"] = "starttls"
+    #: login for the SMTP server ("": none)
+    smtp_user: str = ""
+    smtp_password: Secret | None = None
+    mail_from: str = "syncd@localhost"
+    mail_to: tuple[str, ...] = ()
+    #: a receiver of signed JSON alerts ("": none), signed like the webhook target
+    webhook_url: str = ""
+    webhook_secret: Secret | None = None
+    #: at most one message per this interval; what changes meanwhile waits for it
+    min_interval: Duration = field(default_factory=lambda: Duration(minutes=5))
+    #: a problem that comes back within this time is not announced again
+    repeat_after: Duration = field(default_factory=lambda: Duration(hours=6))
+    #: per attempt to send
+    timeout: Duration = field(default_factory=lambda: Duration(seconds=30))
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.smtp_host or self.webhook_url)
+
+
+@dataclass(frozen=True)
 class LogConfig:
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["text", "json"] = "text"
@@ -201,6 +228,7 @@ class Config:
     log: LogConfig = field(default_factory=LogConfig)
     web: WebConfig = field(default_factory=WebConfig)
     health: HealthConfig = field(default_factory=HealthConfig)
+    alerts: AlertsConfig = field(default_factory=AlertsConfig)
 
     @property
     def base_dir(self) -> Path:
@@ -481,6 +509,7 @@ def parse(data: dict[str, Any], path: Path, *, kinds: KindSpecs) -> Config:
         "log": LogConfig,
         "web": WebConfig,
         "health": HealthConfig,
+        "alerts": AlertsConfig,
     }
     allowed = set(sections) | {"cities", "partnerships"}
     for k in data:
@@ -489,6 +518,14 @@ def parse(data: dict[str, Any], path: Path, *, kinds: KindSpecs) -> Config:
     parts = {
         name: parse_dataclass(ctx, name, cls, data.get(name, {})) for name, cls in sections.items()
     }
+    alerts = parts["alerts"]
+    if alerts.smtp_host and not alerts.mail_to:
+        ctx.fail("alerts.mail_to", "expected at least one address when alerts.smtp_host is set")
+    if alerts.webhook_url:
+        if not alerts.webhook_url.startswith(("https://", "http://")):
+            ctx.fail("alerts.webhook_url", f"expected an http(s) URL, got {alerts.webhook_url!r}")
+        if alerts.webhook_secret is None:
+            ctx.fail("alerts.webhook_secret", "missing; the alerts are signed with it")
     listen = parts["web"].listen
     if listen and not _LISTEN_RE.match(listen):
         ctx.fail("web.listen", f'expected "host:port" such as "127.0.0.1:8080", got {listen!r}')

@@ -14,6 +14,8 @@ the stored rows and returns intents (``syncd.intents``) that the store applies w
 - a target's health: a 401/403 makes it unhealthy until its credentials change
   (``target_refused``, ``target_usable``, ``target_retried``); what a pass's
   contact with it tells (``target_contact``).
+
+What to tell the operator is decided in ``syncd.health`` (``operator_alerts``).
 """
 
 from __future__ import annotations

@@ -25,6 +25,7 @@ Bugs (``TypeError``, ``KeyError``, …) are never wrapped: they stay loud.
     ├── TranslateError                      a text could not be translated
     │   └── ModelMissing(from_code, to_code)
     ├── ModelError                          a model file is broken or unsafe
+    ├── AlertError(channel)                 an operator alert could not be sent
     └── TargetError(target_id)              a push failed
         ├── TargetRetryable(delay)          timeout, 5xx, 429: try again later
         ├── TargetRejected                  the server refused this item (400): park it
@@ -138,6 +139,14 @@ class ModelMissing(TranslateError):
 
 class ModelError(SyncdError):
     pass
+
+
+class AlertError(SyncdError):
+    """An operator alert could not be sent by ``channel`` (e-mail, webhook)."""
+
+    def __init__(self, channel: str, reason: str) -> None:
+        self.channel = channel
+        super().__init__(f"alert by {channel}: {reason}")
 
 
 class TargetError(SyncdError):

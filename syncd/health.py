@@ -5,7 +5,8 @@ judgement serves ``syncd status`` (its verdict and exit code), ``syncd sync``'s 
 code, ``/healthz`` (readiness) and the operator's alerts, so that all four agree.
 
 A ``Problem`` has a stable ``key`` (kind and subject): alerts are raised when a key
-appears and resolved when it goes. Kinds:
+appears and resolved when it goes (``operator_alerts``: the policy of what to tell
+the operator, when). Kinds:
 
     source-alert        a source answered, but not with news (layout changed, …)
     source-stale        an enabled source has had no successful poll within
@@ -19,11 +20,12 @@ appears and resolved when it goes. Kinds:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from .models import SourceRow, TargetHealth
+from .intents import AlertUpdate, OperatorAlerts
+from .models import OperatorAlertRow, SourceRow, TargetHealth
 
 SOURCE_ALERT = "source-alert"
 SOURCE_STALE = "source-stale"
@@ -172,3 +174,54 @@ def readiness(
         reasons.append(store_problem)
     reasons += [p.message for p in verdict.of(READINESS)]
     return Readiness(live, not reasons, tuple(reasons))
+
+
+@dataclass(frozen=True)
+class AlertPolicy:
+    #: at most one message per this interval: changes meanwhile go into the next one
+    min_interval: timedelta = timedelta(minutes=5)
+    #: a problem announced (or recovered) within this time is not announced again
+    repeat_after: timedelta = timedelta(hours=6)
+
+
+def operator_alerts(
+    rows: Mapping[str, OperatorAlertRow],
+    problems: Sequence[tuple[str, str, str, str]],
+    now: datetime,
+    policy: AlertPolicy,
+) -> OperatorAlerts | None:
+    """Compare what needs a person now (``problems``: key, kind, subject, message)
+    with what the operator was told (``rows``), and say what to record and announce.
+
+    A new problem is announced once; while it lasts, never again. Its recovery is
+    announced once, if its raise was. A problem that comes back within
+    ``repeat_after`` of the last message about it is recorded quietly, and announced
+    if it is still there after ``repeat_after``. At most one message per
+    ``min_interval``: within it, nothing is recorded and the next check sees the
+    same changes (a problem that came and went meanwhile is never announced).
+    None: nothing to record.
+    """
+    updates: list[AlertUpdate] = []
+    current = {key: (kind, subject, message) for key, kind, subject, message in problems}
+    for key, (kind, subject, message) in current.items():
+        row = rows.get(key)
+        recent = (
+            row is not None and row.sent_at is not None and now - row.sent_at < policy.repeat_after
+        )
+        if row is not None and row.active:
+            if not row.raise_sent and not recent:  # a quiet comeback that stayed
+                updates.append(AlertUpdate(key, kind, subject, message, True, True))
+            continue
+        updates.append(AlertUpdate(key, kind, subject, message, True, not recent))
+    for key, row in rows.items():
+        if row.active and key not in current:
+            updates.append(
+                AlertUpdate(key, row.kind, row.subject, row.message, False, row.raise_sent)
+            )
+    if not updates:
+        return None
+    if any(u.notify for u in updates):
+        last = max((r.sent_at for r in rows.values() if r.sent_at is not None), default=None)
+        if last is not None and now - last < policy.min_interval:
+            return None
+    return OperatorAlerts(tuple(updates))

@@ -15,6 +15,7 @@ No column names cross from the pipeline to the store: the type says what is reco
       | RecordFailure | Park | WaitForModels | WaitForTarget
     TargetHealthChange               a target turns unhealthy or healthy again
     TargetContact                    a pass reached a target, or failed to
+    OperatorAlerts                   problems raised or recovered, told or kept quiet
 """
 
 from __future__ import annotations
@@ -212,3 +213,31 @@ class TargetContact:
     @property
     def ok(self) -> bool:
         return self.error is None
+
+
+@dataclass(frozen=True)
+class AlertUpdate:
+    """One problem's new state: ``active`` (raised) or not (recovered); ``notify``
+    whether the operator is told in this check's message."""
+
+    key: str
+    kind: str
+    subject: str
+    message: str
+    active: bool
+    notify: bool
+
+
+@dataclass(frozen=True)
+class OperatorAlerts:
+    """What one alert check records (after its message, if any, was sent)."""
+
+    updates: tuple[AlertUpdate, ...]
+
+    @property
+    def raised(self) -> tuple[AlertUpdate, ...]:
+        return tuple(u for u in self.updates if u.notify and u.active)
+
+    @property
+    def recovered(self) -> tuple[AlertUpdate, ...]:
+        return tuple(u for u in self.updates if u.notify and not u.active)

@@ -310,3 +310,20 @@ class TargetQueue:
     oldest: datetime | None = None
     in_backoff: int = 0
     next_attempt_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class OperatorAlertRow:
+    """One problem the operator was (or was not yet) told about, by its key
+    (``syncd.health.Problem.key``). ``active`` while the problem lasts; ``raise_sent``
+    whether this occurrence was announced; ``sent_at`` the last message about it
+    (raised or recovered)."""
+
+    key: str
+    kind: str
+    subject: str
+    message: str
+    active: bool
+    since: datetime | None = None
+    sent_at: datetime | None = None
+    raise_sent: bool = False

@@ -52,7 +52,9 @@ IO_LIBRARIES = (
     "shutil", "tempfile", "ctranslate2", "sentencepiece", "argostranslate", "apscheduler",
     "click", "feedparser", "trafilatura",
 )  # fmt: skip
-HTTPX_ALLOWED = ("syncd.net", "syncd.sources", "syncd.targets", "syncd.translate.models")
+HTTPX_ALLOWED = (
+    "syncd.net", "syncd.sources", "syncd.targets", "syncd.translate.models", "syncd.alerts.hook",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)

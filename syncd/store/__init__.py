@@ -12,6 +12,7 @@ add new methods to the module of their domain:
 - ``translations``  translations and the translation memory
 - ``inbound``       the queue of pushed items
 - ``health``        target health
+- ``alerts``        what the operator was told
 
 Contract: all datetimes in and out are timezone-aware UTC. Each public method is one
 transaction, so a crash (or SIGKILL) between two calls leaves every row written whole
@@ -24,6 +25,7 @@ come from ``syncd.decide``; the store applies them and decides nothing.
 from __future__ import annotations
 
 from ..models import DeliveryRow, ItemRow, SourceRow, TargetHealth
+from .alerts import AlertsMixin
 from .base import StoreBase, display_url, probe, wrap_exceptions
 from .deliveries import DeliveriesMixin
 from .health import HealthMixin
@@ -53,6 +55,7 @@ class Store(
     TranslationsMixin,
     InboundMixin,
     HealthMixin,
+    AlertsMixin,
     StoreBase,
 ):
     """SQL storage for sources, items, versions, translations and deliveries."""

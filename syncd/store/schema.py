@@ -182,6 +182,20 @@ target_contacts_t = sa.Table(
 )
 
 
+operator_alerts_t = sa.Table(
+    "operator_alerts",
+    metadata,
+    sa.Column("key", sa.String, primary_key=True),  # syncd.health.Problem.key
+    sa.Column("kind", sa.String, nullable=False),
+    sa.Column("subject", sa.String, nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("since", UTCDateTime),
+    sa.Column("sent_at", UTCDateTime),  # the last message about it (raised or recovered)
+    sa.Column("raise_sent", sa.Boolean, nullable=False, default=False),
+)
+
+
 def _v2_drop_media(conn: Connection) -> None:
     # version 1 kept a cache of uploaded media that nothing read (the WordPress
     # bridge plugin finds uploads by SHA-256 itself)
@@ -195,8 +209,17 @@ def _target_contacts(conn: Connection) -> None:
     target_contacts_t.create(conn, checkfirst=True)
 
 
+def _operator_alerts(conn: Connection) -> None:
+    # what the operator was told, so that alerts are deduplicated across restarts
+    operator_alerts_t.create(conn, checkfirst=True)
+
+
 #: MIGRATIONS[n] takes a database at version n + 1 to version n + 2.
-MIGRATIONS: list[Callable[[Connection], None]] = [_v2_drop_media, _target_contacts]
+MIGRATIONS: list[Callable[[Connection], None]] = [
+    _v2_drop_media,
+    _target_contacts,
+    _operator_alerts,
+]
 SCHEMA_VERSION = len(MIGRATIONS) + 1
 
 
