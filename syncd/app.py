@@ -184,7 +184,10 @@ def default_translator(config: Config, store: Store) -> Translator:
     from .translate.engine import ArgosEngine
     from .translate.glossary import load as load_glossary
 
-    glossary = load_glossary(config.translate.glossary) if config.translate.glossary else None
+    try:
+        glossary = load_glossary(config.translate.glossary) if config.translate.glossary else None
+    except ConfigError as exc:  # one line that names the config key that points at it
+        raise ConfigError(config.path, "translate.glossary", str(exc)) from exc
     return ArgosEngine(
         config.resolve_path(config.models.dir), config.models, glossary=glossary, memory=store
     )

@@ -194,21 +194,32 @@ def status(ctx: click.Context, as_json: bool) -> None:
 
 
 @main.command()
+@click.option(
+    "--live",
+    is_flag=True,
+    help="Also contact every target with its credentials and fetch every source once.",
+)
 @click.pass_context
-def check(ctx: click.Context) -> None:
-    """Check the config, models for every configured route and writable paths."""
-    from .check import run_checks
+def check(ctx: click.Context, live: bool) -> None:
+    """Check the config, the store's driver and file, models for every configured
+    route, secrets and writable paths; changes nothing. --live also contacts each
+    target (WordPress: user, role, capabilities, plugin) and fetches each source,
+    printing every check ok or FAIL. Exits 6 when something fails."""
+    from .check import run_checks, run_live
 
     app = _app(ctx, _load(ctx), scratch=True)  # check records nothing
     try:
         problems, notes = run_checks(app)
+        checks = run_live(app) if live else []
     finally:
         app.close()
     for line in notes:
         click.echo(f"note: {line}")
     for line in problems:
         click.echo(f"FAIL {line}")
-    if problems:
+    for what, problem in checks:
+        click.echo(f"ok   {what}" if problem is None else f"FAIL {what}: {problem}")
+    if problems or any(p is not None for _w, p in checks):
         sys.exit(int(Exit.ATTENTION))
     click.echo(f"ok: {config_path(ctx.obj['config'])} is usable")
 

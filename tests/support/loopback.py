@@ -85,7 +85,7 @@ class LoopbackServer:
                 except (BrokenPipeError, ConnectionResetError):
                     self.close_connection = True
 
-            do_GET = do_POST = do_HEAD = do_PUT = _serve
+            do_GET = do_POST = do_HEAD = do_PUT = do_OPTIONS = _serve
 
         self.httpd = _Quiet(("127.0.0.1", port), _H)
         self.httpd.daemon_threads = True
