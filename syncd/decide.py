@@ -7,7 +7,7 @@ the stored rows and returns intents (``syncd.intents``) that the store applies w
 
 - a poll: new / changed / unchanged / capped items, which partners get a delivery
   and which are skipped (first activation, echo), the source's next poll time and
-  backoff, alerts (``poll_succeeded``, ``poll_failed``);
+  backoff (none while syncd is offline), alerts (``poll_succeeded``, ``poll_failed``);
 - a delivery: the next action (``delivery_action``), the write-ahead, what was
   written, hand-off to an editor, failure → retry or park, 400 → park at once
   (``after_delivery_failure``);
@@ -259,6 +259,9 @@ class SourceFailure:
     message: str
     retry_after: timedelta | None = None
     alert: str | None = None
+    #: syncd itself could not reach the network (unreachable, no DNS): not the
+    #: source's fault, so no backoff
+    offline: bool = False
 
 
 def echo_reason(marker: str) -> str:
@@ -268,10 +271,12 @@ def echo_reason(marker: str) -> str:
 def poll_failed(
     row: SourceRow, failure: SourceFailure, policy: PollPolicy, now: datetime, rand: float
 ) -> PollIntent:
-    """Record a failed poll: one more failure, backed-off next poll, alert if any."""
+    """Record a failed poll: one more failure, backed-off next poll, alert if any.
+    Offline (syncd's network, not the source): the next poll at the interval, so a
+    machine that starts without network catches up soon after it has one."""
     failures = row.consecutive_failures + 1
     nxt = next_poll(
-        now, policy.interval, policy.jitter, rand, failures=failures,
+        now, policy.interval, policy.jitter, rand, failures=0 if failure.offline else failures,
         retry_after=failure.retry_after, max_delay=policy.max_poll_delay,
     )  # fmt: skip
     return PollIntent(

@@ -42,6 +42,7 @@ from .decide import Action
 from .draft import build_draft
 from .errors import (
     FetchCancelled,
+    FetchOffline,
     ModelMissing,
     RetryLater,
     SourceAlert,
@@ -116,6 +117,7 @@ def _failure(exc: SourceError) -> decide.SourceFailure:
         str(exc),
         retry_after=exc.delay if isinstance(exc, RetryLater) else None,
         alert=exc.reason if isinstance(exc, SourceAlert) else None,
+        offline=isinstance(exc, FetchOffline),
     )
 
 
@@ -138,6 +140,8 @@ def poll(app: App, source_id: str) -> PollResult:
         known = {} if result.not_modified else store.items_by_keys(source_id, keys)
         partners = [p.id for p in app.config.partners(city.id)]
         d = decide.poll_succeeded(row, result, known, partners, policy, now, app.rand())
+        log.debug("poll-decided", source=source_id, new=d.new, changed=d.changed,
+                  skipped=dict(d.skipped), capped=d.capped)  # fmt: skip
     except StoreError:
         raise
     except FetchCancelled as exc:  # syncd is stopping: not the source's fault, not recorded
@@ -210,6 +214,9 @@ def deliver(
             d.state, d.written_version, it.current_version, d.next_attempt_at,
             d.changed_after_review, healthy[d.target_city], now,
         )  # fmt: skip
+        if action is not Action.NOTHING:
+            log.debug("decided", item=it.key, target=d.target_city, state=d.state.value,
+                      action=action.value, next_attempt=d.next_attempt_at)  # fmt: skip
         if action not in (Action.NOTHING, Action.WAIT):
             work.append(_Work(d, it, action))
     translations = _translate_all(
@@ -291,9 +298,13 @@ def _translate_all(
             have[k] = r
             if isinstance(r, Translation):
                 store.save_translation(k[0], k[1], r, now)
-        log.info(
-            "translated", requests=len(keys), ok=sum(isinstance(r, Translation) for r in results)
-        )
+        waiting = [r for r in results if isinstance(r, ModelMissing)]
+        if waiting:  # said as such, not as translations that failed
+            routes = sorted({f"{r.from_code}->{r.to_code}" for r in waiting})
+            log.info("waiting-for-models", items=len(waiting), routes=",".join(routes))
+        if len(waiting) < len(results):
+            log.info("translated", requests=len(results) - len(waiting),
+                     ok=sum(isinstance(r, Translation) for r in results))  # fmt: skip
     return have
 
 
