@@ -267,6 +267,21 @@ def retry(ctx: click.Context, item_key: str | None, now: bool) -> None:
 
 
 @main.command()
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_context
+def backup(ctx: click.Context, path: Path) -> None:
+    """Copy the state (SQLite) to PATH while syncd runs, with SQLite's online backup
+    API; restore by stopping syncd and putting the copy in the store's place
+    (docs/operations.md). PostgreSQL: use pg_dump."""
+    app = _app(ctx, _load(ctx))
+    try:
+        size = app.store.backup(path)
+    finally:
+        app.close()
+    click.echo(f"backed up {app.store.display_url} to {path} ({size / 1e6:.1f} MB)")
+
+
+@main.command()
 @click.option("--from", "from_code", required=True, help="Source language (de, zh, en).")
 @click.option("--to", "to_code", required=True, help="Target language (de, zh, zh-Hant, en).")
 @click.argument("text")

@@ -13,6 +13,7 @@ add new methods to the module of their domain:
 - ``inbound``       the queue of pushed items
 - ``health``        target health
 - ``alerts``        what the operator was told
+- ``backup``        an online copy of a SQLite store
 
 Contract: all datetimes in and out are timezone-aware UTC. Each public method is one
 transaction, so a crash (or SIGKILL) between two calls leaves every row written whole
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 from ..models import DeliveryRow, ItemRow, SourceRow, TargetHealth
 from .alerts import AlertsMixin
+from .backup import BackupMixin
 from .base import StoreBase, display_url, probe, wrap_exceptions
 from .deliveries import DeliveriesMixin
 from .health import HealthMixin
@@ -56,6 +58,7 @@ class Store(
     InboundMixin,
     HealthMixin,
     AlertsMixin,
+    BackupMixin,
     StoreBase,
 ):
     """SQL storage for sources, items, versions, translations and deliveries."""
