@@ -24,6 +24,7 @@ from .config import CityConfig, Config, SourceConfig
 from .errors import ConfigError, StoreError, TargetAuthError
 from .intents import LeaseClaim
 from .kinds import TABLE, Table
+from .metrics import Metrics
 from .net.http import PoliteClient
 from .sources import Source
 from .store import Store
@@ -81,6 +82,7 @@ class App:
         self.rand = rand
         self.kinds = kinds
         self._translator = translator
+        self._metrics: Metrics | None = None
         self._http = http
         self._transport = transport
         self._sources: dict[str, Source] = {}
@@ -142,6 +144,18 @@ class App:
                 self._translator = default_translator(self.config, self.store)
                 self._owned.append(self._translator)
             return self._translator
+
+    def built_translator(self) -> Translator | None:
+        """The translator if something built it already (``/metrics`` never loads one)."""
+        return self._translator
+
+    @property
+    def metrics(self) -> Metrics:
+        """This app's Prometheus metrics (``syncd.metrics``), built on first use."""
+        with self._lock:
+            if self._metrics is None:
+                self._metrics = Metrics()
+            return self._metrics
 
     def source_config(self, source_id: str) -> tuple[CityConfig, SourceConfig]:
         for city, s in self.config.sources():
@@ -238,7 +252,10 @@ def default_translator(config: Config, store: Store) -> Translator:
     """The engine ``[translate] engine`` names, with the glossary and the store's memory."""
     from .translate.glossary import load as load_glossary
 
-    glossary = load_glossary(config.translate.glossary) if config.translate.glossary else None
+    try:
+        glossary = load_glossary(config.translate.glossary) if config.translate.glossary else None
+    except ConfigError as exc:  # one line that names the config key that points at it
+        raise ConfigError(config.path, "translate.glossary", str(exc)) from exc
     return ENGINES[config.translate.engine.kind](config, store, glossary)
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .errors import ConfigError
-from .kinds import writable_problem
+from .errors import ConfigError, SyncdError
+from .kinds import secret_problems, writable_problem
 from .store import probe
 
 if TYPE_CHECKING:
@@ -42,6 +42,42 @@ def run_checks(app: App) -> tuple[list[str], list[str]]:
         for src, dst in cfg.routes():
             for line in engine.missing(src, dst):
                 problems.append(f"models {src}->{dst}: {line}")
+    a = cfg.alerts
+    used = [a.smtp_password if a.smtp_host and a.smtp_user else None,
+            a.webhook_secret if a.webhook_url else None]  # fmt: skip
+    for line in secret_problems({str(i): s for i, s in enumerate(used) if s is not None}):
+        problems.append(f"alerts: {line}")
     if not cfg.partnerships:
         problems.append("no partnerships: nothing would be translated")
     return problems, notes
+
+
+def run_live(app: App) -> list[tuple[str, str | None]]:
+    """``syncd check --live``: contact every target with its credentials (a target
+    kind that can be probed: WordPress) and fetch every enabled source once; records
+    nothing. Every check as (what, problem or None)."""
+    from .sources import SourceState
+
+    out: list[tuple[str, str | None]] = []
+    for city in app.config.cities:
+        name = f"target {city.id} ({city.target.kind})"
+        try:
+            target = app.target(city.id)
+        except SyncdError as exc:
+            out.append((name, str(exc)))
+            continue
+        probe = getattr(target, "probe", None)
+        if probe is None:
+            out.append((f"{name}: nothing to contact", None))
+            continue
+        out += [(f"{name}: {what}", problem) for what, problem in probe()]
+    for _city, s in app.config.sources():
+        if not s.enabled or app.kinds.source(s.kind).pushed:
+            continue
+        try:
+            result = app.source(s.id).fetch(SourceState())
+        except SyncdError as exc:
+            out.append((f"source {s.id}: fetch", str(exc)))
+        else:
+            out.append((f"source {s.id}: fetch ({len(result.items)} items)", None))
+    return out

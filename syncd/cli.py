@@ -13,9 +13,29 @@ import click
 from . import __version__, logs
 from .config import Config, config_path, load
 from .errors import ConfigError, SyncdError
+from .exits import Exit
 
 if TYPE_CHECKING:
     from .app import App
+
+
+class _Failed(click.ClickException):
+    """One line on stderr and exit code ``ERROR`` (``syncd.exits``)."""
+
+    exit_code = int(Exit.ERROR)
+
+    @staticmethod
+    def of(exc: SyncdError, prefix: str = "") -> _Failed:
+        """A config (or glossary) that cannot be used is ``USAGE``, the rest ``ERROR``."""
+        cls = _Unusable if isinstance(exc, ConfigError) else _Failed
+        return cls(f"{prefix}{exc}")
+
+
+class _Unusable(_Failed):
+    """One line on stderr and exit code ``USAGE``: a config, glossary or argument that
+    cannot be used."""
+
+    exit_code = int(Exit.USAGE)
 
 
 def _load(ctx: click.Context) -> Config:
@@ -24,7 +44,7 @@ def _load(ctx: click.Context) -> Config:
     try:
         cfg = load(ctx.obj["config"], kinds=TABLE)
     except ConfigError as exc:
-        raise click.ClickException(f"config: {exc}") from exc
+        raise _Failed.of(exc, "config: ") from exc
     logs.setup(ctx.obj.get("log_level") or cfg.log.level, cfg.log.format)
     return cfg
 
@@ -46,26 +66,27 @@ def _app(
     try:
         app = make_app(cfg, scratch=scratch, owner=owner, create=owner is not None)
     except SyncdError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise _Failed.of(exc) from exc
     if translate:
         try:
             _ = app.translator
         except SyncdError as exc:
             app.close()
-            raise click.ClickException(str(exc)) from exc
+            raise _Failed.of(exc) from exc
     return app
 
 
 class _Group(click.Group):
     """Every expected failure (``SyncdError``) of any command is one line on stderr and
-    exit code 1, never a traceback: a locked or damaged store, a refused lock, a bad
-    model file. Bugs still show their traceback."""
+    an exit code from ``syncd.exits`` (2 for config, 1 otherwise), never a traceback:
+    a locked or damaged store, a refused lock, a bad model file. Bugs still show
+    their traceback."""
 
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
         except SyncdError as exc:
-            raise click.ClickException(str(exc)) from exc
+            raise _Failed.of(exc) from exc
 
 
 @click.group(cls=_Group)
@@ -116,19 +137,23 @@ def run(ctx: click.Context) -> None:
 @main.command(name="sync")
 @click.pass_context
 def sync_cmd(ctx: click.Context) -> None:
-    """One pass over all sources, then exit (0 when every source succeeded)."""
-    from . import sync
+    """One pass over all sources, then exit: 0 when everything worked, 3 when a source
+    failed, 4 when a delivery failed or is parked, a target is refused or unreachable
+    or models are missing, 5 for both (docs/operations.md)."""
+    from . import alerts, exits, health, sync
+    from .status import missing_for, verdict
 
     cfg = _load(ctx)
     app = _app(ctx, cfg, translate=True, owner="sync")
-    failed = 0
     try:
         results = [sync.poll(app, s.id) for _c, s in cfg.sources() if s.enabled]
         delivered = sync.deliver(app)
+        missing = missing_for(cfg, app.translator)
+        problems = verdict(cfg, app.store, app.clock(), missing).of(health.DELIVERIES)
+        alerts.check(app)  # run from cron, syncd sync tells the operator too
     finally:
         app.close()
     for r in results:
-        failed += not r.ok
         click.echo(f"{'ok   ' if r.ok else 'FAIL '} {r.source_id}: {r.message}")
     click.echo(
         f"drafts: {delivered.created} created, {delivered.updated} updated, {delivered.adopted} adopted, "
@@ -137,65 +162,123 @@ def sync_cmd(ctx: click.Context) -> None:
     )
     for line in delivered.errors[:20]:
         click.echo(f"  error: {line}")
-    sys.exit(1 if failed else 0)
+    for p in problems:
+        click.echo(f"  needs a person: {p.message}")
+    code = exits.of_pass(
+        any(not r.ok for r in results),
+        bool(delivered.failed or delivered.parked or problems),
+    )
+    sys.exit(int(code))
 
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_context
 def status(ctx: click.Context, as_json: bool) -> None:
-    """Per source: last poll, result, next poll, failures, alerts; per target: drafts
-    by state; parked items with their reasons."""
+    """Per source: last poll, result, next poll, failures, alerts; per target: reachable
+    since when, last error, drafts by state, oldest waiting, next attempt; failed and
+    parked deliveries with their errors; models. Exits 6 when a person is needed
+    (the verdict, also in --json), so cron and monitors can use it."""
     from .status import collect, render
 
     app = _app(ctx, _load(ctx))
     try:
-        report = collect(app.config, app.store)
+        report = collect(app.config, app.store, app.clock())
     finally:
         app.close()
     if as_json:
         click.echo(json.dumps(report, ensure_ascii=False, indent=2, default=str))
     else:
         click.echo(render(report))
+    sys.exit(int(Exit.OK if report["verdict"]["ok"] else Exit.ATTENTION))
 
 
 @main.command()
+@click.option(
+    "--live",
+    is_flag=True,
+    help="Also contact every target with its credentials and fetch every source once.",
+)
 @click.pass_context
-def check(ctx: click.Context) -> None:
-    """Check the config, models for every configured route and writable paths."""
-    from .check import run_checks
+def check(ctx: click.Context, live: bool) -> None:
+    """Check the config, the store's driver and file, models for every configured
+    route, secrets and writable paths; changes nothing. --live also contacts each
+    target (WordPress: user, role, capabilities, plugin) and fetches each source,
+    printing every check ok or FAIL. Exits 6 when something fails."""
+    from .check import run_checks, run_live
 
     app = _app(ctx, _load(ctx), scratch=True)  # check records nothing
     try:
         problems, notes = run_checks(app)
+        checks = run_live(app) if live else []
     finally:
         app.close()
     for line in notes:
         click.echo(f"note: {line}")
     for line in problems:
         click.echo(f"FAIL {line}")
-    if problems:
-        sys.exit(1)
+    for what, problem in checks:
+        click.echo(f"ok   {what}" if problem is None else f"FAIL {what}: {problem}")
+    if problems or any(p is not None for _w, p in checks):
+        sys.exit(int(Exit.ATTENTION))
     click.echo(f"ok: {config_path(ctx.obj['config'])} is usable")
 
 
 @main.command()
 @click.option("--item", "item_key", default=None, help="Only this item key.")
+@click.option(
+    "--now",
+    "now",
+    is_flag=True,
+    help="Also make deliveries waiting in backoff due now, and try refused targets again.",
+)
 @click.pass_context
-def retry(ctx: click.Context, item_key: str | None) -> None:
-    """Re-queue parked deliveries (all, or one item's) for the next pass."""
+def retry(ctx: click.Context, item_key: str | None, now: bool) -> None:
+    """Re-queue parked deliveries (all, or one item's) for the next pass; with --now
+    also those waiting in backoff (after the target is back), and say how many."""
+    from . import decide
+
     app = _app(ctx, _load(ctx))
     try:
         item_id = None
         if item_key is not None:
             rows = [i for _d, i in app.store.deliveries() if i.key == item_key]
             if not rows:
-                raise click.ClickException(f"no item with key {item_key!r}")
+                raise _Unusable(f"no item with key {item_key!r}")
             item_id = rows[0].id
-        n = app.store.retry_parked(app.clock(), item_id)
+        at = app.clock()
+        n = app.store.retry_parked(at, item_id)
+        waiting, targets = 0, []
+        if now:
+            waiting = app.store.retry_waiting(at, item_id)
+            for city in app.config.cities:
+                change = decide.target_retried(app.store.target_health(city.id))
+                if change is not None:
+                    app.store.apply_target_health(change, at)
+                    targets.append(city.id)
     finally:
         app.close()
-    click.echo(f"re-queued {n} parked deliveries")
+    line = f"re-queued {n} parked deliveries"
+    if now:
+        line += f" and {waiting} waiting in backoff"
+        if targets:
+            line += f"; refused targets tried again: {', '.join(targets)}"
+    click.echo(line)
+
+
+@main.command()
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_context
+def backup(ctx: click.Context, path: Path) -> None:
+    """Copy the state (SQLite) to PATH while syncd runs, with SQLite's online backup
+    API; restore by stopping syncd and putting the copy in the store's place
+    (docs/operations.md). PostgreSQL: use pg_dump."""
+    app = _app(ctx, _load(ctx))
+    try:
+        size = app.store.backup(path)
+    finally:
+        app.close()
+    click.echo(f"backed up {app.store.display_url} to {path} ({size / 1e6:.1f} MB)")
 
 
 @main.command()
@@ -216,7 +299,7 @@ def translate(ctx: click.Context, from_code: str, to_code: str, text: str) -> No
     finally:
         app.close()
     if not isinstance(result, Translation):
-        raise click.ClickException(str(result))
+        raise _Failed(str(result))
     click.echo(result.body_html)
 
 
@@ -267,7 +350,7 @@ def models_install(
                 )
             installed = m.install_pair(target, index_url or cfg.models.index_url, pair[0], pair[1])
     except SyncdError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise _Failed.of(exc) from exc
     for p in installed:
         click.echo(
             f"installed {p.from_code}->{p.to_code} {p.name} {p.version} ({p.size_bytes / 1e6:.1f} MB)"
@@ -306,7 +389,7 @@ def models_remove(ctx: click.Context, from_code: str, to_code: str) -> None:
     try:
         removed = m.remove(cfg.resolve_path(cfg.models.dir), from_code, to_code)
     except SyncdError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise _Failed.of(exc) from exc
     for p in removed:
         click.echo(f"removed {p.from_code}->{p.to_code} {p.name} {p.version}")
 
@@ -328,7 +411,7 @@ def sources_test(ctx: click.Context, source_id: str) -> None:
 
     cfg = _load(ctx)
     if source_id not in {s.id for _c, s in cfg.sources()}:
-        raise click.ClickException(
+        raise _Unusable(
             f"no source {source_id!r}; known: {', '.join(s.id for _c, s in cfg.sources())}"
         )
     # scratch: nothing is recorded in the real store; no translator is ever built,
@@ -338,7 +421,7 @@ def sources_test(ctx: click.Context, source_id: str) -> None:
         result = app.source(source_id).fetch(SourceState())
         now = app.clock()
     except SyncdError as exc:
-        raise click.ClickException(f"{source_id}: {exc}") from exc
+        raise _Failed.of(exc, f"{source_id}: ") from exc
     finally:
         app.close()
     try:  # the real state, read only, when there is one

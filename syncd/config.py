@@ -1,7 +1,8 @@
 """Configuration: one TOML file → frozen, validated objects.
 
-Every error is a ``ConfigError`` naming the file, the key (dotted, with list indexes:
-``cities[0].sources[1].interval``) and what was expected. Unknown keys are errors, so
+Every error is a ``ConfigError`` naming the file, the key (dotted; cities and
+sources by their id: ``cities.jinhua.sources.jinhua-news.interval``, by index only
+when the id itself is missing or bad) and what was expected. Unknown keys are errors, so
 a typo never silently falls back to a default. Relative paths resolve against the
 config file's folder. Secrets are references (``{ env = "NAME" }`` or
 ``{ file = "path" }``), resolved only when used, and never inline.
@@ -168,6 +169,36 @@ class WebConfig:
 
 
 @dataclass(frozen=True)
+class HealthConfig:
+    #: a source with no successful poll within this many of its intervals (and
+    #: failing) makes `syncd status` and /healthz say so
+    stale_polls: int = 3
+
+
+@dataclass(frozen=True)
+class AlertsConfig:
+    """Operator alerts (``syncd.alerts``): e-mail over SMTP, a signed webhook, or both;
+    every key is explained in config/syncd.toml."""
+
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_security: Literal["starttls", "tls", "none"] = "starttls"
+    smtp_user: str = ""
+    smtp_password: Secret | None = None
+    mail_from: str = "syncd@localhost"
+    mail_to: tuple[str, ...] = ()
+    webhook_url: str = ""
+    webhook_secret: Secret | None = None
+    min_interval: Duration = field(default_factory=lambda: Duration(minutes=5))
+    repeat_after: Duration = field(default_factory=lambda: Duration(hours=6))
+    timeout: Duration = field(default_factory=lambda: Duration(seconds=30))
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.smtp_host or self.webhook_url)
+
+
+@dataclass(frozen=True)
 class LogConfig:
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["text", "json"] = "text"
@@ -224,6 +255,8 @@ class Config:
     translate: TranslateConfig = field(default_factory=TranslateConfig)
     log: LogConfig = field(default_factory=LogConfig)
     web: WebConfig = field(default_factory=WebConfig)
+    health: HealthConfig = field(default_factory=HealthConfig)
+    alerts: AlertsConfig = field(default_factory=AlertsConfig)
 
     @property
     def base_dir(self) -> Path:
@@ -418,6 +451,15 @@ def parse_dataclass(
     return cls(**kwargs)
 
 
+def _named(prefix: str, index: int, raw: Any) -> str:
+    """``prefix.<id>`` when the table has a usable id (a person finds it by id), else
+    ``prefix[index]``."""
+    rid = raw.get("id") if isinstance(raw, dict) else None
+    if isinstance(rid, str) and _ID_RE.match(rid):
+        return f"{prefix}.{rid}"
+    return f"{prefix}[{index}]"
+
+
 def _check_id(ctx: _Ctx, key: str, value: Any) -> str:
     if not isinstance(value, str) or not _ID_RE.match(value):
         ctx.fail(key, f"expected an id of lowercase letters, digits, - and _, got {value!r}")
@@ -497,7 +539,9 @@ def _parse_city(ctx: _Ctx, key: str, raw: Any) -> CityConfig:
     srcs = raw.get("sources", [])
     if not isinstance(srcs, list):
         ctx.fail(f"{key}.sources", "expected a list of tables")
-    sources = tuple(_parse_source(ctx, f"{key}.sources[{i}]", s) for i, s in enumerate(srcs))
+    sources = tuple(
+        _parse_source(ctx, _named(f"{key}.sources", i, s), s) for i, s in enumerate(srcs)
+    )
     target = _parse_target(ctx, f"{key}.target", raw["target"])
     names = _convert(ctx, f"{key}.names", dict[str, str], raw.get("names", {}))
     return CityConfig(cid, name, lang, tzname, sources, target, names)
@@ -515,6 +559,8 @@ def parse(data: dict[str, Any], path: Path, *, kinds: KindSpecs) -> Config:
         "translate": TranslateConfig,
         "log": LogConfig,
         "web": WebConfig,
+        "health": HealthConfig,
+        "alerts": AlertsConfig,
     }
     allowed = set(sections) | {"cities", "partnerships"}
     for k in data:
@@ -526,24 +572,32 @@ def parse(data: dict[str, Any], path: Path, *, kinds: KindSpecs) -> Config:
     engine = parts["translate"].engine
     if ENGINE_NEEDS_URL[engine.kind] and not re.match(r"^https?://[^/\s]+", engine.url):
         ctx.fail("translate.engine.url", f"expected the server's http(s) URL, got {engine.url!r}")
+    alerts = parts["alerts"]
+    if alerts.smtp_host and not alerts.mail_to:
+        ctx.fail("alerts.mail_to", "expected at least one address when alerts.smtp_host is set")
+    if alerts.webhook_url:
+        if not alerts.webhook_url.startswith(("https://", "http://")):
+            ctx.fail("alerts.webhook_url", f"expected an http(s) URL, got {alerts.webhook_url!r}")
+        if alerts.webhook_secret is None:
+            ctx.fail("alerts.webhook_secret", "missing; the alerts are signed with it")
     listen = parts["web"].listen
     if listen and not _LISTEN_RE.match(listen):
         ctx.fail("web.listen", f'expected "host:port" such as "127.0.0.1:8080", got {listen!r}')
     raw_cities = data.get("cities")
     if not isinstance(raw_cities, list) or not raw_cities:
         ctx.fail("cities", "expected at least one [[cities]] table")
-    cities = tuple(_parse_city(ctx, f"cities[{i}]", c) for i, c in enumerate(raw_cities))
+    cities = tuple(_parse_city(ctx, _named("cities", i, c), c) for i, c in enumerate(raw_cities))
     seen: dict[str, str] = {}
     for i, c in enumerate(cities):
         if c.id in seen:
             ctx.fail(f"cities[{i}].id", f"duplicate city id {c.id!r}")
         seen[c.id] = c.id
     source_ids: dict[str, str] = {}
-    for i, c in enumerate(cities):
+    for c in cities:
         for j, s in enumerate(c.sources):
             if s.id in source_ids:
                 ctx.fail(
-                    f"cities[{i}].sources[{j}].id",
+                    f"cities.{c.id}.sources[{j}].id",
                     f"duplicate source id {s.id!r} (also in {source_ids[s.id]})",
                 )
             source_ids[s.id] = c.id

@@ -16,6 +16,8 @@
 - A job that crashes (a bug, or the store failing) is logged with its traceback and
   its source is not claimed again here before a backoff, never in a tight loop.
 - A ``deliver`` job every minute carries retries and items whose models arrived.
+- An ``alerts`` job every minute tells the operator what needs a person and what
+  recovered (``syncd.alerts``), when ``[alerts]`` names a channel.
 - First SIGTERM/SIGINT: requests in flight are abandoned (the client is stopped),
   the current item is finished, exit 0 within seconds. Second: stop at once.
 """
@@ -33,7 +35,7 @@ from typing import Any
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from . import decide, logs, sync
+from . import alerts, decide, logs, sync
 from .app import App
 from .config import CityConfig, SourceConfig
 
@@ -42,6 +44,7 @@ log = logs.get("syncd.daemon")
 DELIVER_EVERY = timedelta(minutes=1)
 #: how often idle workers look for due sources
 CLAIM_EVERY = timedelta(seconds=1)
+ALERTS_EVERY = timedelta(minutes=1)
 
 
 class RunState(enum.StrEnum):
@@ -145,6 +148,14 @@ class Daemon:
         except Exception:
             log.exception("job-crashed", job="deliver")
 
+    def _alerts_job(self) -> None:
+        if self.stop_event.is_set():
+            return
+        try:
+            alerts.check(self.app)
+        except Exception:
+            log.exception("job-crashed", job="alerts")
+
     # -- lifecycle
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
@@ -181,6 +192,10 @@ class Daemon:
         self.scheduler.add_job(
             self._deliver_job, "interval", seconds=DELIVER_EVERY.total_seconds(), id="deliver"
         )
+        if self.app.config.alerts.enabled:
+            self.scheduler.add_job(
+                self._alerts_job, "interval", seconds=ALERTS_EVERY.total_seconds(), id="alerts"
+            )
         self.state = RunState.STARTED
         enabled = [s for _c, s in self.app.config.sources() if s.enabled]
         log.info("started", sources=len(enabled), pid=os.getpid())

@@ -8,14 +8,18 @@ the stored rows and returns intents (``syncd.intents``) that the store applies w
 - a poll: new / changed / unchanged / capped items, which partners get a delivery
   and which are skipped (first activation, echo), which items are another source's
   article and enrich it (one item per article and city), the source's next poll
-  time and backoff, alerts (``poll_succeeded``, ``poll_failed``);
+  time and backoff (none while syncd is offline), alerts (``poll_succeeded``,
+  ``poll_failed``);
 - a delivery: the next action (``delivery_action``), the write-ahead, what was
   written, hand-off to an editor, failure → retry or park, 400 → park at once
   (``after_delivery_failure``);
 - a target's health: a 401/403 makes it unhealthy until its credentials change
-  (``target_refused``, ``target_usable``);
+  (``target_refused``, ``target_usable``, ``target_retried``); what a pass's
+  contact with it tells (``target_contact``);
 - leases (several replicas on one PostgreSQL): how long a claim holds and who may
   take a lease another process left (``lease_claim``).
+
+What to tell the operator is decided in ``syncd.health`` (``operator_alerts``).
 """
 
 from __future__ import annotations
@@ -40,8 +44,10 @@ from .intents import (
     RecordFailure,
     RecordWritten,
     SourcePolled,
+    TargetContact,
     TargetHealthChange,
     WaitForModels,
+    WaitForTarget,
 )
 from .models import (
     MARKER_RE,
@@ -261,6 +267,9 @@ class SourceFailure:
     message: str
     retry_after: timedelta | None = None
     alert: str | None = None
+    #: syncd itself could not reach the network (unreachable, no DNS): not the
+    #: source's fault, so no backoff
+    offline: bool = False
 
 
 def echo_reason(marker: str) -> str:
@@ -270,10 +279,12 @@ def echo_reason(marker: str) -> str:
 def poll_failed(
     row: SourceRow, failure: SourceFailure, policy: PollPolicy, now: datetime, rand: float
 ) -> PollIntent:
-    """Record a failed poll: one more failure, backed-off next poll, alert if any."""
+    """Record a failed poll: one more failure, backed-off next poll, alert if any.
+    Offline (syncd's network, not the source): the next poll at the interval, so a
+    machine that starts without network catches up soon after it has one."""
     failures = row.consecutive_failures + 1
     nxt = next_poll(
-        now, policy.interval, policy.jitter, rand, failures=failures,
+        now, policy.interval, policy.jitter, rand, failures=0 if failure.offline else failures,
         retry_after=failure.retry_after, max_delay=policy.max_poll_delay,
     )  # fmt: skip
     return PollIntent(
@@ -537,6 +548,10 @@ def waiting_for_models(d: DeliveryRow, reason: str) -> WaitForModels:
     return WaitForModels(d.item_id, d.target_city, reason)
 
 
+def waiting_for_target(d: DeliveryRow, reason: str) -> WaitForTarget:
+    return WaitForTarget(d.item_id, d.target_city, reason)
+
+
 def after_delivery_failure(
     d: DeliveryRow,
     state_now: DeliveryState,
@@ -581,6 +596,39 @@ def target_usable(
     if health.credential is not None and health.credential != credential:
         return True, TargetHealthChange(health.city_id, True)
     return False, None
+
+
+def target_retried(health: TargetHealth) -> TargetHealthChange | None:
+    """``syncd retry --now``: a refused target is tried again (a person fixed the
+    user's role or the plugin; the credentials themselves may be unchanged)."""
+    return None if health.healthy else TargetHealthChange(health.city_id, True)
+
+
+class ContactOutcome(enum.StrEnum):
+    """What one step tells about a target (not about the item)."""
+
+    ANSWERED = "answered"  # a 2xx, or a refusal of this one item (400): it is up
+    FAILED = "failed"  # refused connection, timeout, 5xx, 401/403: it is not usable
+    NONE = "none"  # the step never reached the target (a translation failed)
+
+
+def contact_after(kind: FailureKind) -> ContactOutcome:
+    """A refusal of one item (400) is an answer: the target is up. Anything else that
+    failed (refused connection, timeout, 5xx, 429) says it is not usable now."""
+    return ContactOutcome.ANSWERED if kind is FailureKind.REJECTED else ContactOutcome.FAILED
+
+
+def target_contact(
+    city_id: str, outcomes: Sequence[tuple[ContactOutcome, str]]
+) -> TargetContact | None:
+    """What a pass records of its contact with one target: the last outcome that
+    reached (or tried to reach) it; None when the pass never contacted it."""
+    for outcome, error in reversed(outcomes):
+        if outcome is ContactOutcome.ANSWERED:
+            return TargetContact(city_id)
+        if outcome is ContactOutcome.FAILED:
+            return TargetContact(city_id, error)
+    return None
 
 
 # --------------------------------------------------------------------------- leases

@@ -15,10 +15,13 @@ Bugs (``TypeError``, ``KeyError``, …) are never wrapped: they stay loud.
     │   │                                   source to FetchError, a target to a
     │   │                                   TargetError, the installer to ModelError)
     │   ├── RetryAfter(who, url, delay)     429/503 with Retry-After
+    │   ├── NetOffline(who, url)            network unreachable, name not resolved:
+    │   │                                   syncd's side, not the server's
     │   └── NetCancelled(who, url)          the client was stopped (shutdown)
     ├── SourceError(source_id)              one source failed as a whole
     │   ├── FetchError(url)                 network, HTTP status, size cap
     │   │   ├── RetryLater(url, delay)      429/503 with Retry-After
+    │   │   ├── FetchOffline(url)           syncd is offline (no backoff)
     │   │   └── FetchCancelled(url)         syncd is stopping: not the source's fault
     │   ├── ParseError(url)                 the document could not be read
     │   └── SourceAlert(source_id, reason)  it answered, but not with news
@@ -26,6 +29,7 @@ Bugs (``TypeError``, ``KeyError``, …) are never wrapped: they stay loud.
     ├── TranslateError                      a text could not be translated
     │   └── ModelMissing(from_code, to_code)
     ├── ModelError                          a model file is broken or unsafe
+    ├── AlertError(channel)                 an operator alert could not be sent
     └── TargetError(target_id)              a push failed
         ├── TargetRetryable(delay)          timeout, 5xx, 429: try again later
         ├── TargetRejected                  the server refused this item (400): park it
@@ -81,6 +85,11 @@ class NetError(SyncdError):
         super().__init__(f"{url}: {reason}")
 
 
+class NetOffline(NetError):
+    """The network is unreachable or the name does not resolve: syncd itself is
+    offline (or its DNS is), which says nothing about the server."""
+
+
 class NetCancelled(NetError):
     """The client was stopped while the request ran (shutdown): nobody's fault."""
 
@@ -112,6 +121,11 @@ class RetryLater(FetchError):
     def __init__(self, source_id: str, url: str, message: str, delay: timedelta) -> None:
         self.delay = delay
         super().__init__(source_id, url, message)
+
+
+class FetchOffline(FetchError):
+    """syncd could not reach the network (``NetOffline``): tried again at the source's
+    interval, not backed off."""
 
 
 class FetchCancelled(FetchError):
@@ -149,6 +163,14 @@ class ModelMissing(TranslateError):
 
 class ModelError(SyncdError):
     pass
+
+
+class AlertError(SyncdError):
+    """An operator alert could not be sent by ``channel`` (e-mail, webhook)."""
+
+    def __init__(self, channel: str, reason: str) -> None:
+        self.channel = channel
+        super().__init__(f"alert by {channel}: {reason}")
 
 
 class TargetError(SyncdError):

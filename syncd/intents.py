@@ -13,9 +13,11 @@ No column names cross from the pipeline to the store: the type says what is reco
     └── seen                         known items only sighted again
     DeliveryIntent                   one step of one delivery
       MarkCreating | RecordWritten | HandOff | NoteReviewed
-      | RecordFailure | Park | WaitForModels
+      | RecordFailure | Park | WaitForModels | WaitForTarget
     TargetHealthChange               a target turns unhealthy or healthy again
     LeaseClaim                       take (or renew) row leases: sources, deliveries
+    TargetContact                    a pass reached a target, or failed to
+    OperatorAlerts                   problems raised or recovered, told or kept quiet
 """
 
 from __future__ import annotations
@@ -185,8 +187,25 @@ class WaitForModels:
     reason: str
 
 
+@dataclass(frozen=True)
+class WaitForTarget:
+    """The target refused syncd's credentials (401/403): the delivery waits, with that
+    error, until the target is usable again; no attempt is counted."""
+
+    item_id: int
+    target_city: str
+    reason: str
+
+
 DeliveryIntent = (
-    MarkCreating | RecordWritten | HandOff | NoteReviewed | RecordFailure | Park | WaitForModels
+    MarkCreating
+    | RecordWritten
+    | HandOff
+    | NoteReviewed
+    | RecordFailure
+    | Park
+    | WaitForModels
+    | WaitForTarget
 )
 
 
@@ -214,3 +233,46 @@ class LeaseClaim:
     now: datetime
     until: datetime
     free_before: datetime
+
+
+@dataclass(frozen=True)
+class TargetContact:
+    """How a pass's last contact with a city's target went: ``error`` is None when the
+    target answered (a 2xx, or a refusal of one item), else what failed (refused
+    connection, timeout, 5xx, 401/403). The store keeps the last success, the last
+    error and since when the target has been failing."""
+
+    city_id: str
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass(frozen=True)
+class AlertUpdate:
+    """One problem's new state: ``active`` (raised) or not (recovered); ``notify``
+    whether the operator is told in this check's message."""
+
+    key: str
+    kind: str
+    subject: str
+    message: str
+    active: bool
+    notify: bool
+
+
+@dataclass(frozen=True)
+class OperatorAlerts:
+    """What one alert check records (after its message, if any, was sent)."""
+
+    updates: tuple[AlertUpdate, ...]
+
+    @property
+    def raised(self) -> tuple[AlertUpdate, ...]:
+        return tuple(u for u in self.updates if u.notify and u.active)
+
+    @property
+    def recovered(self) -> tuple[AlertUpdate, ...]:
+        return tuple(u for u in self.updates if u.notify and not u.active)

@@ -314,10 +314,54 @@ class DeliveryRow:
 @dataclass(frozen=True)
 class TargetHealth:
     """Whether a city's target is used; ``credential`` is a hash of the credentials
-    that were refused (an unhealthy target is tried again once they change)."""
+    that were refused (an unhealthy target is tried again once they change).
+
+    What passes saw of it: ``last_ok_at`` (the last time it answered), ``last_error``
+    and ``last_error_at`` (the last failed contact, kept after a recovery), and
+    ``failing_since`` (set while contacts fail: refused connections, timeouts, 5xx,
+    401/403), with ``failures`` failed passes in a row."""
 
     city_id: str
     healthy: bool = True
     reason: str | None = None
     since: datetime | None = None
     credential: str | None = None
+    last_ok_at: datetime | None = None
+    last_error: str | None = None
+    last_error_at: datetime | None = None
+    failing_since: datetime | None = None
+    failures: int = 0
+
+    @property
+    def reachable(self) -> bool:
+        """The last contact succeeded (or there was none yet)."""
+        return self.failing_since is None
+
+
+@dataclass(frozen=True)
+class TargetQueue:
+    """Deliveries to one target not yet written (pending or creating): how many, the
+    oldest one's creation, how many wait in backoff and the next attempt among them."""
+
+    city_id: str
+    waiting: int = 0
+    oldest: datetime | None = None
+    in_backoff: int = 0
+    next_attempt_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class OperatorAlertRow:
+    """One problem the operator was (or was not yet) told about, by its key
+    (``syncd.health.Problem.key``). ``active`` while the problem lasts; ``raise_sent``
+    whether this occurrence was announced; ``sent_at`` the last message about it
+    (raised or recovered)."""
+
+    key: str
+    kind: str
+    subject: str
+    message: str
+    active: bool
+    since: datetime | None = None
+    sent_at: datetime | None = None
+    raise_sent: bool = False

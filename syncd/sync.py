@@ -48,6 +48,7 @@ from .decide import Action
 from .draft import build_draft, translatable_body
 from .errors import (
     FetchCancelled,
+    FetchOffline,
     LeaseLost,
     ModelMissing,
     RetryLater,
@@ -128,6 +129,7 @@ def _failure(exc: SourceError) -> decide.SourceFailure:
         str(exc),
         retry_after=exc.delay if isinstance(exc, RetryLater) else None,
         alert=exc.reason if isinstance(exc, SourceAlert) else None,
+        offline=isinstance(exc, FetchOffline),
     )
 
 
@@ -162,6 +164,8 @@ def _poll(app: App, source_id: str, city_id: str) -> PollResult:
         items = _city_items(app, source_id, city_id, cfg.identity, result, known)
         partners = [p.id for p in app.config.partners(city_id)]
         d = decide.poll_succeeded(row, result, known, partners, policy, now, app.rand(), items)
+        log.debug("poll-decided", source=source_id, new=d.new, changed=d.changed,
+                  skipped=dict(d.skipped), capped=d.capped)  # fmt: skip
     except StoreError:
         raise
     except FetchCancelled as exc:  # syncd is stopping: not the source's fault, not recorded
@@ -178,6 +182,7 @@ def _poll(app: App, source_id: str, city_id: str) -> PollResult:
         return _record_failure(app, row, policy, now, failure)
     store.apply_poll(d.intent)
     source.acknowledge(result)
+    app.metrics.polled(source_id, d.intent.source.result, len(result.items), d.new, d.changed)
     nxt = d.intent.source.next_poll_at.isoformat()
     if result.not_modified:
         log.info("not-modified", source=source_id, next_poll=nxt)
@@ -217,6 +222,7 @@ def _record_failure(
 ) -> PollResult:  # fmt: skip
     failed = decide.poll_failed(row, failure, policy, now, app.rand())
     app.store.apply_poll(failed)
+    app.metrics.polled(row.id, failed.source.result)
     log.warning("poll-failed", source=row.id, error=failure.message,
                 failures=failed.source.failures, next_poll=failed.source.next_poll_at.isoformat())  # fmt: skip
     return PollResult(row.id, False, failure.message)
@@ -273,29 +279,52 @@ def _deliver_batch(
             d.state, d.written_version, it.current_version, d.next_attempt_at,
             d.changed_after_review, healthy[d.target_city], now,
         )  # fmt: skip
+        if action is not Action.NOTHING:
+            log.debug("decided", item=it.key, target=d.target_city, state=d.state.value,
+                      action=action.value, next_attempt=d.next_attempt_at)  # fmt: skip
         if action not in (Action.NOTHING, Action.WAIT):
             work.append(_Work(d, it, action))
     translations = _translate_all(
         app, [w for w in work if w.action is not Action.NOTE_REVIEWED], out
     )
-    for n, w in enumerate(work):
-        if stop is not None and stop.is_set():
-            log.info("stopping", reason="signal", left=len(work) - n)
-            break
-        if not healthy[w.delivery.target_city] and w.action is not Action.NOTE_REVIEWED:
-            continue
-        try:
-            _step(app, w, translations, out)
-        except LeaseLost as exc:  # another replica carries it now: its work, not ours
-            log.warning("lease-lost", item=w.item.key, target=w.delivery.target_city,
-                        error=str(exc))  # fmt: skip
-        except TargetAuthError as exc:
-            healthy[w.delivery.target_city] = False
-            app.mark_target_unhealthy(w.delivery.target_city, str(exc))
-            out.failed += 1
-            out.errors.append(str(exc))
-        except TargetError as exc:
-            _fail(app, w, exc, out)
+    # what each step told about its target (reached, failed, not contacted), recorded
+    # once per target at the end of the pass: "unreachable since" for 5xx and refused
+    # connections too, not only for a 401
+    contacts: dict[str, list[tuple[decide.ContactOutcome, str]]] = {}
+    try:
+        for n, w in enumerate(work):
+            if stop is not None and stop.is_set():
+                log.info("stopping", reason="signal", left=len(work) - n)
+                break
+            city = w.delivery.target_city
+            if not healthy[city] and w.action is not Action.NOTE_REVIEWED:
+                continue
+            outcome, error = decide.ContactOutcome.NONE, ""
+            try:
+                if _step(app, w, translations, out):
+                    outcome = decide.ContactOutcome.ANSWERED
+            except LeaseLost as exc:  # another replica carries it now: its work, not ours
+                log.warning("lease-lost", item=w.item.key, target=city, error=str(exc))
+            except TargetAuthError as exc:
+                outcome, error = decide.ContactOutcome.FAILED, str(exc)
+                healthy[city] = False
+                app.mark_target_unhealthy(city, str(exc))
+                app.metrics.delivery(city, "failed")
+                app.store.apply_delivery(
+                    decide.waiting_for_target(w.delivery, str(exc)), app.clock()
+                )
+                out.failed += 1
+                out.errors.append(str(exc))
+            except TargetError as exc:
+                outcome, error = decide.contact_after(_failure_kind(exc)), str(exc)
+                _fail(app, w, exc, out)
+            contacts.setdefault(city, []).append((outcome, error))
+    finally:
+        now = app.clock()
+        for city, outcomes in contacts.items():
+            contact = decide.target_contact(city, outcomes)
+            if contact is not None:
+                app.store.apply_target_contact(contact, now)
 
 
 def _translation_key(w: _Work, app: App) -> tuple[int, int, str]:
@@ -335,9 +364,13 @@ def _translate_all(
             have[k] = r
             if isinstance(r, Translation):
                 store.save_translation(k[0], k[1], r, now)
-        log.info(
-            "translated", requests=len(keys), ok=sum(isinstance(r, Translation) for r in results)
-        )
+        waiting = [r for r in results if isinstance(r, ModelMissing)]
+        if waiting:  # said as such, not as translations that failed
+            routes = sorted({f"{r.from_code}->{r.to_code}" for r in waiting})
+            log.info("waiting-for-models", items=len(waiting), routes=",".join(routes))
+        if len(waiting) < len(results):
+            log.info("translated", requests=len(results) - len(waiting),
+                     ok=sum(isinstance(r, Translation) for r in results))  # fmt: skip
     return have
 
 
@@ -346,21 +379,24 @@ def _step(
     w: _Work,
     translations: dict[tuple[int, int, str], Translation | TranslateError],
     out: DeliverResult,
-) -> None:
+) -> bool:
+    """One delivery one step forward; True when the step talked to the target."""
     store, d, it = app.store, w.delivery, w.item
     if w.action is Action.NOTE_REVIEWED:
         store.apply_delivery(decide.note_reviewed(d, it), app.clock())
+        app.metrics.delivery(d.target_city, "noted-after-review")
         log.info("changed-after-review", item=it.key, target=d.target_city, state=d.state.value)
         out.handed_off += 1
-        return
+        return False
     translation = translations.get(_translation_key(w, app))
     if isinstance(translation, ModelMissing):
         store.apply_delivery(decide.waiting_for_models(d, str(translation)), app.clock())
+        app.metrics.delivery(d.target_city, "waiting-for-models")
         out.waiting_for_models += 1
-        return
+        return False
     if isinstance(translation, TranslateError) or translation is None:
         _fail(app, w, translation or TranslateError("no translation"), out)
-        return
+        return False
     target = app.target(d.target_city)
     item = w.content or store.item_version(it.id, it.current_version)
     draft = build_draft(
@@ -378,7 +414,7 @@ def _step(
         found = target.find(draft)
         if found is not None:
             _adopt(app, w, target, found, draft, out)
-            return
+            return True
         action = Action.CREATE
     if action is Action.CREATE:
         # write-ahead: a crash after the remote create is reconciled, not re-created
@@ -386,22 +422,23 @@ def _step(
         remote = target.create(draft)
         _record_written(app, w, remote, it.current_version, "created")
         out.created += 1
-        return
+        return True
     if action is Action.UPDATE:
         remote = Remote(d.remote_id or "", d.fingerprint or "", d.remote_url)
         status = target.inspect(remote) if target.inspectable else RemoteStatus.OURS
         if status is not RemoteStatus.OURS:
             _hand_off(app, w, status, changed=True)
             out.handed_off += 1
-            return
+            return True
         try:
             new_remote = target.update(remote, draft)
         except TargetGone as exc:  # an editor got there between inspect and update
             _hand_off(app, w, exc.status, changed=True)
             out.handed_off += 1
-            return
+            return True
         _record_written(app, w, new_remote, it.current_version, "updated")
         out.updated += 1
+    return True
 
 
 def _adopt(
@@ -430,6 +467,7 @@ def _hand_off(app: App, w: _Work, status: RemoteStatus, *, changed: bool) -> Non
     """An editor owns the draft now: never write it again (promise 3)."""
     intent = decide.hand_off(w.delivery, w.item, status, changed=changed)
     app.store.apply_delivery(intent, app.clock())
+    app.metrics.delivery(w.delivery.target_city, "handed-off")
     log.info("hands-off", item=w.item.key, target=w.delivery.target_city, remote=status.value)
 
 
@@ -437,8 +475,15 @@ def _record_written(app: App, w: _Work, remote: Remote, version: int, event: str
     d, it = w.delivery, w.item
     intent = decide.written(d, it, version, remote.remote_id, remote.url, remote.fingerprint)
     app.store.apply_delivery(intent, app.clock())
+    app.metrics.delivery(d.target_city, event)
     log.info(event, item=it.key, source=it.source_id, target=d.target_city,
              remote_id=remote.remote_id, version=version)  # fmt: skip
+
+
+def _failure_kind(exc: Exception) -> decide.FailureKind:
+    if isinstance(exc, TargetRejected):
+        return decide.FailureKind.REJECTED
+    return decide.FailureKind.RETRYABLE
 
 
 def _fail(app: App, w: _Work, exc: Exception, out: DeliverResult) -> None:
@@ -446,17 +491,13 @@ def _fail(app: App, w: _Work, exc: Exception, out: DeliverResult) -> None:
     out.errors.append(f"{it.key} → {d.target_city}: {exc}")
     # the state at failure time (CREATING stays CREATING: the create may have happened)
     current = app.store.delivery(it.id, d.target_city)
-    kind = (
-        decide.FailureKind.REJECTED
-        if isinstance(exc, TargetRejected)
-        else decide.FailureKind.RETRYABLE
-    )
     intent = decide.after_delivery_failure(
-        d, current.state if current else d.state, kind, str(exc),
+        d, current.state if current else d.state, _failure_kind(exc), str(exc),
         exc.delay if isinstance(exc, TargetRetryable) else None,
         decide.RetryPolicy(cfg.max_attempts, cfg.retry_base, cfg.retry_cap), now, app.rand(),
     )  # fmt: skip
     app.store.apply_delivery(intent, now)
+    app.metrics.delivery(d.target_city, "parked" if isinstance(intent, Park) else "failed")
     if isinstance(intent, Park):
         out.parked += 1
         log.error(

@@ -54,7 +54,7 @@ def test_status_and_retry_never_build_a_translator(tmp_path: Path, server: Loopb
     assert not (tmp_path / "state").exists()
     Store(f"sqlite:///{tmp_path}/state/syncd.db").close()
     r = cli(config, "status")
-    assert r.exit_code == 0, r.output
+    assert r.exit_code == 6, r.output  # no models: a person is needed
     assert "dueren-news (feed, dueren): never polled" in r.output
     r = cli(config, "retry")
     assert r.exit_code == 0, r.output
@@ -66,10 +66,10 @@ def test_commands_that_translate_stop_on_a_bad_glossary_before_any_work(
 ) -> None:
     config = broken_glossary_config(tmp_path, server)
     r = cli(config, "sync")
-    assert r.exit_code == 1 and "cannot read glossary" in r.output
+    assert r.exit_code == 2 and "cannot read glossary" in r.output  # 2: config unusable
     assert server.requests == []  # nothing was polled
     r = cli(config, "translate", "--from", "de", "--to", "zh", "Hallo")
-    assert r.exit_code == 1 and "cannot read glossary" in r.output
+    assert r.exit_code == 2 and "cannot read glossary" in r.output
 
 
 def test_check_reports_the_glossary_and_records_nothing(
@@ -77,7 +77,7 @@ def test_check_reports_the_glossary_and_records_nothing(
 ) -> None:
     config = broken_glossary_config(tmp_path, server)
     r = cli(config, "check")
-    assert r.exit_code == 1
+    assert r.exit_code == 6
     assert "FAIL translate: " in r.output and "cannot read glossary" in r.output
     assert not (tmp_path / "state" / "syncd.db").exists()
 

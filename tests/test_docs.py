@@ -45,6 +45,8 @@ def test_every_section_key_is_in_the_example_config_with_a_comment() -> None:
         "sync": cfgmod.SyncConfig,
         "translate": cfgmod.TranslateConfig,
         "log": cfgmod.LogConfig,
+        "health": cfgmod.HealthConfig,
+        "alerts": cfgmod.AlertsConfig,
     }
     for section, cls in sections.items():
         m = re.search(rf"^\[{section}\]\n(.*?)(?=^\[)", text, re.S | re.M)

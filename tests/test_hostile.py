@@ -201,7 +201,7 @@ def test_one_hostile_source_beside_a_good_one_in_one_sync(
     sid = f"hostile-{case}"
     status = _status(config)[sid]
     if case in REFUSED:
-        assert done.code == 1
+        assert done.code == 3  # exits: sources failed
         assert f"FAIL  {sid}: " in done.out and REFUSED[case] in done.out, done.out
         assert REFUSED[case] in str(status["last_error"])
         assert status["failures"] == 1

@@ -65,7 +65,7 @@ def test_inline_credentials_never_show_in_sync_status_sources_test_or_the_store(
     config = write_config(tmp_path, sources, "")
 
     r = cli(config, "sync")
-    assert r.exit_code == 1 and r.output.count("FAIL  ") == len(routes), r.output
+    assert r.exit_code in (3, 5) and r.output.count("FAIL  ") == len(routes), r.output
     assert "not a feed" in r.output and "not a readable feed" in r.output
     shown = {"sync": r.output}
     shown["status"] = cli(config, "status").output
@@ -121,7 +121,7 @@ def test_a_damaged_store_is_one_line_and_a_failure_from_every_command(
     config = write_config(tmp_path, feed_source("dueren-news", f"{server.url}/de.xml"), "")
     db = tmp_path / "state" / "syncd.db"
     if damage == "newer":
-        assert cli(config, "sync").exit_code in (0, 1)  # a real store, then from the future
+        assert cli(config, "sync").exit_code in (0, 4)  # a real store, then from the future
         engine = sa.create_engine(f"sqlite:///{db}")
         with engine.begin() as conn:
             conn.execute(sa.text("UPDATE schema_version SET version = version + 100"))

@@ -181,7 +181,7 @@ def test_secrets_are_every_secret_reference_in_the_options_and_check_resolves_th
         assert all("SYNCD_TEST_KIND_SECRET is not set" in p for p in problems)
     inbound = next(s for _c, s in cfg.sources() if s.kind == "inbound")
     assert TABLE.source("inbound").check(inbound.options) == [
-        f"{cfg.path}: cities[0].sources[3].secret: environment variable "
+        f"{cfg.path}: cities.{cfg.cities[0].id}.sources.{inbound.id}.secret: environment variable "
         "SYNCD_TEST_KIND_SECRET is not set"
     ]
 
@@ -205,7 +205,7 @@ def test_config_validates_against_the_kinds_it_is_given(tmp_path: Path) -> None:
         "target": {"kind": "outbox", "path": "o"},
     }
     only_targets = dataclasses.replace(TABLE, sources={})
-    with pytest.raises(ConfigError, match=r"sources\[0\]\.kind: expected one of , got"):
+    with pytest.raises(ConfigError, match=r"cities\.d\.sources\.s\.kind: expected one of , got"):
         cfgmod.parse({"cities": [city]}, tmp_path / "c.toml", kinds=only_targets)
     parsed = cfgmod.parse({"cities": [city]}, tmp_path / "c.toml", kinds=TABLE)
     assert isinstance(parsed.cities[0].sources[0], SourceConfig)

@@ -34,6 +34,9 @@ MAX_LINES = 600
 PURE = (
     "syncd.models",
     "syncd.decide",
+    "syncd.health",
+    "syncd.exits",
+    "syncd.timefmt",
     "syncd.translate.segment",
     "syncd.translate.glossary",
     "syncd.translate.checks",
@@ -54,6 +57,7 @@ IO_LIBRARIES = (
 HTTPX_ALLOWED = (
     "syncd.net", "syncd.sources", "syncd.targets", "syncd.translate.packages",
     "syncd.translate.libretranslate",  # the remote engine: a configured service, like a target
+    "syncd.alerts.hook",
 )  # fmt: skip
 
 

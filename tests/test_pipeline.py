@@ -114,7 +114,7 @@ def test_check_passes_when_everything_is_in_place(
     tmp_path: Path, server: LoopbackServer, argos_package_dir: Path
 ) -> None:
     config = write_config(tmp_path, feed_source("dueren-news", f"{server.url}/de.xml"), "")
-    assert cli(config, "check").exit_code == 1
+    assert cli(config, "check").exit_code == 6
     install_models(config, argos_package_dir)
     r = cli(config, "check")
     assert r.exit_code == 0, r.output

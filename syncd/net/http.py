@@ -38,9 +38,11 @@ those to their own errors (a source's ``FetchError``, a target's ``TargetError``
 from __future__ import annotations
 
 import email.utils
+import errno
 import http.cookiejar
 import ipaddress
 import re
+import socket
 import ssl
 import threading
 import time
@@ -51,13 +53,15 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from .. import __version__
+from .. import __version__, logs
 from ..config import HttpConfig
-from ..errors import NetCancelled, NetError, RetryAfter
+from ..errors import NetCancelled, NetError, NetOffline, RetryAfter
 from ..redact import redact_text, redact_url
 from . import inflate, netguard
 from .robots import MAX_BYTES as ROBOTS_MAX_BYTES
 from .robots import RobotsCache, RobotsUnavailable
+
+log = logs.get("syncd.http")
 
 MAX_RETRY_AFTER = timedelta(days=1)
 MAX_CACHE_HINT = timedelta(days=365)
@@ -169,6 +173,31 @@ def _fail(source_id: str, url: str, message: str) -> NetError:
     return NetError(source_id, redact_url(url), redact_text(message))
 
 
+#: errno / getaddrinfo codes that mean "syncd is offline", not "the server is down"
+_OFFLINE_ERRNO = {errno.ENETUNREACH: "network unreachable", errno.ENETDOWN: "network down"}
+_NAME_CODES = {socket.EAI_NONAME, socket.EAI_AGAIN, getattr(socket, "EAI_NODATA", -5)}
+
+
+def network_failure(exc: BaseException) -> tuple[str, bool]:
+    """What a failed connection means for a person, and whether syncd is offline:
+    ("name not resolved …", True), ("network unreachable", True), else ("network
+    error: …", False) for what the server's side did (refused, reset, …); read from
+    the cause chain of an httpx error."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, socket.gaierror) and seen.errno in _NAME_CODES:
+            return "name not resolved (no DNS, or no such host)", True
+        if isinstance(seen, OSError) and seen.errno in _OFFLINE_ERRNO:
+            return _OFFLINE_ERRNO[seen.errno], True
+        seen = seen.__cause__ or seen.__context__
+    text = str(exc)
+    if "Name or service not known" in text or "Temporary failure in name resolution" in text:
+        return "name not resolved (no DNS, or no such host)", True
+    if "Network is unreachable" in text:
+        return "network unreachable", True
+    return f"network error: {text}", False
+
+
 class PoliteClient:
     """Shared by all sources; thread-safe.
 
@@ -274,8 +303,8 @@ class PoliteClient:
             raise _fail(
                 source_id, url, f"robots.txt unavailable ({exc}); not fetching the site"
             ) from exc
-        except NetCancelled:
-            raise
+        except (NetCancelled, NetOffline):
+            raise  # syncd is stopping or offline: say so, not "robots.txt unavailable"
         except NetError as exc:
             raise _fail(source_id, url, f"robots.txt unavailable ({exc})") from exc
         if rules.crawl_delay:
@@ -353,10 +382,12 @@ class PoliteClient:
                         f"redirect to a host that is not allowed ({host}): a source stays "
                         "on its own host or its allow_hosts (use the new address if it moved)",
                     )
+                started = time.monotonic()
                 try:
                     budget.extend(self._wait_for_host(site_of(current)))
                     if self.halted():
                         raise netguard.Cancelled()
+                    started = time.monotonic()
                     with self._client.stream(method, current, headers=headers, data=data) as resp:
                         if resp.status_code in (301, 302, 303, 307, 308):
                             location = resp.headers.get("Location")
@@ -364,21 +395,33 @@ class PoliteClient:
                                 raise _fail(
                                     source_id, current, f"HTTP {resp.status_code} without Location"
                                 )
+                            _logged(method, current, resp.status_code, started, 0, source_id)
                             current = urljoin(current, location)
                             if resp.status_code == 303:
                                 method, data = "GET", None
                             continue
-                        return self._finish(source_id, current, resp, cap, raise_for_status)
+                        try:
+                            done = self._finish(source_id, current, resp, cap, raise_for_status)
+                        except NetError as exc:
+                            _logged(method, current, resp.status_code, started, 0, source_id,
+                                    error=exc.reason)  # fmt: skip
+                            raise
+                        _logged(method, current, done.status, started, len(done.content), source_id)
+                        return done
                 except netguard.Cancelled as exc:
                     raise self._cancelled(source_id, current) from exc
                 except httpx.HTTPError as exc:
+                    _logged(method, current, None, started, 0, source_id, error=type(exc).__name__)
                     if self.halted():  # close() shut the socket under the read
                         raise self._cancelled(source_id, current) from exc
                     if isinstance(exc, httpx.TimeoutException):
                         raise _fail(
                             source_id, current, f"timed out ({type(exc).__name__})"
                         ) from exc
-                    raise _fail(source_id, current, f"network error: {exc}") from exc
+                    reason, offline = network_failure(exc)
+                    if offline:
+                        raise NetOffline(source_id, redact_url(current), reason) from exc
+                    raise _fail(source_id, current, reason) from exc
                 except netguard.DeadlineExceeded as exc:
                     raise _fail(source_id, current, f"{exc} (http.deadline)") from exc
                 except netguard.AddressRefused as exc:
@@ -433,6 +476,19 @@ class PoliteClient:
         if raise_for_status and not 200 <= status < 300:
             raise _fail(source_id, url, f"HTTP {status}")
         return Response(url, status, headers, body)
+
+
+def _logged(
+    method: str, url: str, status: int | None, started: float, size: int, who: str,
+    error: str | None = None,
+) -> None:  # fmt: skip
+    """The debug line of one request: method, URL without credentials, status, ms,
+    bytes, and whether it was a cache hit (a 304 to a conditional GET)."""
+    log.debug(
+        "http", method=method, url=redact_url(url), status=status,
+        ms=round((time.monotonic() - started) * 1000), bytes=size,
+        cache_hit=status == 304, who=who, **({"error": error} if error else {}),
+    )  # fmt: skip
 
 
 def _refused(address: str, host: str = "") -> str:

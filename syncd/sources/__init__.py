@@ -15,7 +15,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Protocol
 
-from ..errors import FetchCancelled, FetchError, NetCancelled, NetError, RetryAfter, RetryLater
+from ..errors import (
+    FetchCancelled,
+    FetchError,
+    FetchOffline,
+    NetCancelled,
+    NetError,
+    NetOffline,
+    RetryAfter,
+    RetryLater,
+)
 from ..models import FetchResult, SourceState
 
 __all__ = ["FetchResult", "Source", "SourceState", "net_errors"]
@@ -32,6 +41,8 @@ def net_errors(source_id: str) -> Iterator[None]:
         raise RetryLater(source_id, exc.url, exc.reason, exc.delay) from exc
     except NetCancelled as exc:
         raise FetchCancelled(source_id, exc.url, exc.reason) from exc
+    except NetOffline as exc:
+        raise FetchOffline(source_id, exc.url, exc.reason) from exc
     except NetError as exc:
         raise FetchError(source_id, exc.url, exc.reason) from exc
 

@@ -15,6 +15,8 @@ add new methods to the module of their domain:
 - ``pages``         what page sources remember of article pages
 - ``health``        target health
 - ``leases``        row leases: several replicas share one PostgreSQL state
+- ``alerts``        what the operator was told
+- ``backup``        an online copy of a SQLite store
 
 Contract: all datetimes in and out are timezone-aware UTC. Each public method is one
 transaction, so a crash (or SIGKILL) between two calls leaves every row written whole
@@ -27,7 +29,9 @@ come from ``syncd.decide``; the store applies them and decides nothing.
 from __future__ import annotations
 
 from ..models import DeliveryRow, ItemRow, SourceRow, TargetHealth
+from .alerts import AlertsMixin
 from .aliases import AliasesMixin
+from .backup import BackupMixin
 from .base import StoreBase, display_url, probe, wrap_exceptions
 from .deliveries import DeliveriesMixin
 from .health import HealthMixin
@@ -62,6 +66,8 @@ class Store(
     PagesMixin,
     HealthMixin,
     LeasesMixin,
+    AlertsMixin,
+    BackupMixin,
     StoreBase,
 ):
     """SQL storage for sources, items, versions, translations and deliveries."""

@@ -130,7 +130,9 @@ class StoreBase:
         try:
             self.engine: Engine = sa.create_engine(url)
         except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as exc:
-            raise StoreError(f"store {self.display_url}: unusable URL or driver ({exc})") from exc
+            raise StoreError(
+                f"store {self.display_url}: unusable URL or driver ({exc}){driver_hint(url)}"
+            ) from exc
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", functools.partial(_sqlite_pragmas, busy_timeout))
         try:
@@ -208,6 +210,13 @@ class StoreBase:
             return int(conn.execute(sa.select(schema_version.c.version)).scalar_one())
 
 
+def driver_hint(url: str) -> str:
+    """What to install when a storage URL's driver is missing ("" when unknown)."""
+    if url.startswith("postgres"):
+        return "; install the PostgreSQL driver: pip install 'syncd[postgres]'"
+    return ""
+
+
 def sqlite_path(url: str) -> Path | None:
     """The file of a SQLite URL; None for in-memory databases and other engines."""
     try:
@@ -276,10 +285,7 @@ def probe(url: str, busy_timeout: float = 10.0) -> tuple[list[str], list[str]]:
         try:
             engine = sa.create_engine(url)
         except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as exc:
-            hint = ""
-            if url.startswith("postgres"):
-                hint = "; install the PostgreSQL driver: pip install 'syncd[postgres]'"
-            return [f"{where}: unusable URL or driver ({exc}){hint}"], []
+            return [f"{where}: unusable URL or driver ({exc}){driver_hint(url)}"], []
         ro_url = None
     else:
         if not path.exists():

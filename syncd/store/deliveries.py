@@ -19,8 +19,9 @@ from ..intents import (
     RecordFailure,
     RecordWritten,
     WaitForModels,
+    WaitForTarget,
 )
-from ..models import DeliveryRow, DeliveryState, ItemRow
+from ..models import DeliveryRow, DeliveryState, ItemRow, TargetQueue
 from .base import chunks, wrap_exceptions
 from .items import item_row
 from .schema import deliveries_t, items_t
@@ -72,7 +73,7 @@ def _values(intent: DeliveryIntent) -> dict[str, Any]:
                 last_error=intent.error,
                 next_attempt_at=None,
             )
-        case WaitForModels():
+        case WaitForModels() | WaitForTarget():
             return dict(last_error=intent.reason)
     raise TypeError(f"not a delivery intent: {intent!r}")
 
@@ -203,3 +204,62 @@ class DeliveriesMixin:
                 )
             )
             return int(res.rowcount)
+
+    @wrap_exceptions("re-queueing deliveries waiting in backoff")
+    def retry_waiting(self, now: datetime, item_id: int | None = None) -> int:
+        """Make deliveries waiting in backoff (not parked) due now (all, or one
+        item's); their attempts are kept, so the retry policy still parks them."""
+        waiting = [DeliveryState.PENDING.value, DeliveryState.CREATING.value,
+                   DeliveryState.PUSHED.value]  # fmt: skip
+        q = (
+            deliveries_t.update()
+            .where(deliveries_t.c.state.in_(waiting))
+            .where(deliveries_t.c.next_attempt_at.is_not(None))
+        )
+        if item_id is not None:
+            q = q.where(deliveries_t.c.item_id == item_id)
+        with self.engine.begin() as conn:
+            return int(conn.execute(q.values(next_attempt_at=None, updated_at=now)).rowcount)
+
+    @wrap_exceptions("summarising the deliveries of each target")
+    def target_queues(self) -> dict[str, TargetQueue]:
+        """Per target city: deliveries not yet written (pending, creating), the oldest
+        of them, how many wait in backoff and the next attempt time."""
+        d = deliveries_t
+        waiting = [DeliveryState.PENDING.value, DeliveryState.CREATING.value]
+        q = (
+            sa.select(
+                d.c.target_city,
+                sa.func.count(),
+                sa.func.min(d.c.created_at),
+                sa.func.count(d.c.next_attempt_at),
+                sa.func.min(d.c.next_attempt_at),
+            )
+            .where(d.c.state.in_(waiting))
+            .group_by(d.c.target_city)
+        )
+        out: dict[str, TargetQueue] = {}
+        with self.engine.connect() as conn:
+            for city, n, oldest, backoff, nxt in conn.execute(q):
+                # aggregates come back as text: the column type is not applied to them
+                out[city] = TargetQueue(city, n, _dt(oldest), backoff, _dt(nxt))
+        return out
+
+    @wrap_exceptions("counting deliveries by route")
+    def waiting_by_route(self) -> dict[tuple[str, str], int]:
+        """Pending deliveries by (source city, target city): what waits for a model."""
+        j = deliveries_t.join(items_t, items_t.c.id == deliveries_t.c.item_id)
+        q = (
+            sa.select(items_t.c.city_id, deliveries_t.c.target_city, sa.func.count())
+            .select_from(j)
+            .where(deliveries_t.c.state == DeliveryState.PENDING.value)
+            .group_by(items_t.c.city_id, deliveries_t.c.target_city)
+        )
+        with self.engine.connect() as conn:
+            return {(src, dst): int(n) for src, dst, n in conn.execute(q)}
+
+
+def _dt(value: Any) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(str(value))

@@ -203,6 +203,32 @@ pages_t = sa.Table(
 )
 
 
+target_contacts_t = sa.Table(
+    "target_contacts",
+    metadata,
+    sa.Column("city_id", sa.String, primary_key=True),
+    sa.Column("last_ok_at", UTCDateTime),  # the last pass the target answered in
+    sa.Column("last_error", sa.Text),  # the last failed contact (kept after recovery)
+    sa.Column("last_error_at", UTCDateTime),
+    sa.Column("failing_since", UTCDateTime),  # set while contacts fail
+    sa.Column("failures", sa.Integer, nullable=False, default=0),  # failed passes in a row
+)
+
+
+operator_alerts_t = sa.Table(
+    "operator_alerts",
+    metadata,
+    sa.Column("key", sa.String, primary_key=True),  # syncd.health.Problem.key
+    sa.Column("kind", sa.String, nullable=False),
+    sa.Column("subject", sa.String, nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("since", UTCDateTime),
+    sa.Column("sent_at", UTCDateTime),  # the last message about it (raised or recovered)
+    sa.Column("raise_sent", sa.Boolean, nullable=False, default=False),
+)
+
+
 def _v2_drop_media(conn: Connection) -> None:
     # version 1 kept a cache of uploaded media that nothing read (the WordPress
     # bridge plugin finds uploads by SHA-256 itself)
@@ -239,12 +265,26 @@ def _add_leases(conn: Connection) -> None:
                 conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {name} {kind}")
 
 
+def _target_contacts(conn: Connection) -> None:
+    # what passes saw of each target (last success, last error, failing since):
+    # status, /healthz and alerts tell "unreachable since" for 5xx and refused
+    # connections too, not only for a 401
+    target_contacts_t.create(conn, checkfirst=True)
+
+
+def _operator_alerts(conn: Connection) -> None:
+    # what the operator was told, so that alerts are deduplicated across restarts
+    operator_alerts_t.create(conn, checkfirst=True)
+
+
 #: MIGRATIONS[n] takes a database at version n + 1 to version n + 2.
 MIGRATIONS: list[Callable[[Connection], None]] = [
     _v2_drop_media,
     _add_pages,
     _add_city_identity,
     _add_leases,
+    _target_contacts,
+    _operator_alerts,
 ]
 SCHEMA_VERSION = len(MIGRATIONS) + 1
 

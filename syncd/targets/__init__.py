@@ -47,3 +47,15 @@ class Target(Protocol):
     def update(self, remote: Remote, draft: Draft) -> Remote: ...
 
     def close(self) -> None: ...
+
+
+#: one live check: what was checked, and the problem (None: ok)
+Probe = tuple[str, str | None]
+
+
+class Probeable(Protocol):
+    """A target that ``syncd check --live`` can contact with its credentials."""
+
+    def probe(self) -> list[Probe]:
+        """Every live check, ok or not; raises nothing for the target's own faults."""
+        ...

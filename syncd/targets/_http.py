@@ -10,12 +10,30 @@ from __future__ import annotations
 import functools
 import hashlib
 import ssl
+import time
 
 import httpx
 
-from .. import __version__
+from .. import __version__, logs
 from ..config import Duration, Secret
 from ..errors import ConfigError, TargetAuthError
+from ..redact import redact_url
+
+log = logs.get("syncd.http")
+
+
+def _log_response(resp: httpx.Response) -> None:
+    """Debug line of each target request: method, URL without credentials, status,
+    ms (to the response headers), bytes as declared."""
+    started = resp.request.extensions.get("syncd_started")
+    ms = round((time.monotonic() - started) * 1000) if isinstance(started, float) else None
+    log.debug("http", method=resp.request.method, url=redact_url(str(resp.request.url)),
+              status=resp.status_code, ms=ms, bytes=resp.headers.get("content-length"),
+              cache_hit=False)  # fmt: skip
+
+
+def _stamp_request(request: httpx.Request) -> None:
+    request.extensions["syncd_started"] = time.monotonic()
 
 
 @functools.cache
@@ -26,7 +44,8 @@ def _tls() -> ssl.SSLContext:
 
 
 def own_client(timeout: Duration) -> httpx.Client:
-    """An httpx client as every target builds one when none is injected."""
+    """An httpx client as every target builds one when none is injected (each request
+    logged at debug level)."""
     seconds = timeout.total_seconds()
     return httpx.Client(
         timeout=httpx.Timeout(seconds, connect=min(seconds, 10.0)),
@@ -34,6 +53,7 @@ def own_client(timeout: Duration) -> httpx.Client:
         follow_redirects=False,
         trust_env=False,
         verify=_tls(),
+        event_hooks={"request": [_stamp_request], "response": [_log_response]},
     )
 
 

@@ -38,7 +38,14 @@ import httpx
 
 from .. import logs
 from ..config import CityConfig, Duration, HttpConfig, Secret
-from ..errors import NetError, TargetAuthError, TargetGone, TargetRejected, TargetRetryable
+from ..errors import (
+    NetError,
+    TargetAuthError,
+    TargetError,
+    TargetGone,
+    TargetRejected,
+    TargetRetryable,
+)
 from ..models import Draft, Remote, RemoteStatus
 from ..net.http import PoliteClient, parse_retry_after
 from ..sanitize import clean_html, escape
@@ -49,6 +56,9 @@ log = logs.get(__name__)
 #: every status in which a post syncd made still exists for reconciliation
 FIND_STATUSES = "draft,pending,publish,private,future,trash"
 PUBLISHED = frozenset({"publish", "future", "private"})
+#: the least-privilege role the syncd-bridge plugin creates, and what syncd needs of it
+BOT_ROLE = "syncd_bot"
+BOT_CAPABILITIES = ("edit_posts", "upload_files")
 #: image types WordPress accepts and browsers show; SVG is refused (it can carry script)
 _MAGIC = (
     (b"\xff\xd8\xff", "image/jpeg", "jpg"),
@@ -189,6 +199,45 @@ class WordPressTarget:
             raise TargetAuthError(
                 self.id, f"user {self.opts.user} may not edit posts (roles: {roles})"
             )
+
+    def probe(self) -> list[tuple[str, str | None]]:
+        """``syncd check --live``: the site answers, the user and application password
+        are accepted, the user has the ``syncd_bot`` role and its capabilities, the
+        ``syncd-bridge`` plugin is present (its ``syncd_source`` meta is in the posts
+        schema)."""
+        site, user = f"site {self.opts.url}", f"user {self.opts.user}"
+        try:
+            me = self._call("GET", "/wp/v2/users/me", {"context": "edit"})
+        except TargetAuthError as exc:
+            return [(site, None), (user, f"refused: wrong user or application password? ({exc})")]
+        except TargetError as exc:
+            return [(site, str(exc))]
+        out: list[tuple[str, str | None]] = [(site, None), (user, None)]
+        roles = list(me.get("roles") or [])
+        out.append((
+            f"{user} has the syncd_bot role",
+            None if BOT_ROLE in roles else
+            f"roles: {', '.join(roles) or 'none'}; give it the least-privilege {BOT_ROLE} role "
+            "that the syncd-bridge plugin creates",
+        ))  # fmt: skip
+        caps = me.get("capabilities") or {}
+        lacking = [c for c in BOT_CAPABILITIES if not caps.get(c)]
+        out.append((
+            f"{user} may {', '.join(BOT_CAPABILITIES)}",
+            f"lacks {', '.join(lacking)}" if lacking else None,
+        ))  # fmt: skip
+        try:
+            schema = self._call("OPTIONS", "/wp/v2/posts").get("schema") or {}
+        except TargetError as exc:
+            out.append(("plugin syncd-bridge", f"cannot read the posts schema: {exc}"))
+            return out
+        meta = ((schema.get("properties") or {}).get("meta") or {}).get("properties") or {}
+        out.append((
+            "plugin syncd-bridge",
+            None if "syncd_source" in meta else
+            "not installed: its syncd_source meta is missing (integrations/wordpress/)",
+        ))  # fmt: skip
+        return out
 
     # ------------------------------------------------------------------ Target
 

@@ -86,6 +86,8 @@ class ArgosEngine:
         self.glossary = glossary if glossary is not None else gl.Glossary()
         self.memory = memory
         self.stats: Counter[str] = Counter()
+        #: per model ref: sentences decoded and seconds spent (for /metrics)
+        self._usage: dict[str, tuple[int, float]] = {}
         self._lock = threading.Lock()
         self._seen: tuple[tuple[str, str], ...] | None = None
         self._packages: list[pkg.PackageInfo] = []
@@ -145,6 +147,17 @@ class ArgosEngine:
         if pkg.route(packages, source_language, target_language) is not None:
             return []
         return [_missing(source_language, target_language).args[0]]
+
+    def usage(self) -> dict[str, tuple[int, float]]:
+        """Per model (``name@version``): sentences decoded and seconds spent since
+        start (``syncd.metrics``)."""
+        return dict(self._usage)
+
+    def loaded(self) -> dict[str, int]:
+        """The models held in memory, by ref, with their size on disk in bytes: what
+        they take in memory, within a few percent (int8 weights are mapped as saved)."""
+        with self._lock:
+            return {m.info.ref: m.info.size_bytes for m in self._loaded.values()}
 
     def close(self) -> None:
         with self._lock:
@@ -234,6 +247,8 @@ class ArgosEngine:
             except (OSError, RuntimeError, ValueError) as exc:
                 raise TranslateError(f"model {info.ref} failed: {exc}") from exc
             self.stats["translated"] += len(todo)
+            done_n, spent = self._usage.get(info.ref, (0, 0.0))
+            self._usage[info.ref] = (done_n + len(todo), spent + time.monotonic() - started)
             log.info(
                 "leg-translated",
                 model=info.ref,

@@ -13,11 +13,14 @@ from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
 from .context import WebContext
+from .ops import ops_routes
 
 RouteProvider = Callable[[WebContext], list[BaseRoute]]
 
 #: every part that serves paths on the front door, in mounting order
-PROVIDERS: list[RouteProvider] = []
+PROVIDERS: list[RouteProvider] = [
+    ops_routes,  # /healthz, /metrics
+]
 
 
 def make_web_app(ctx: WebContext, providers: list[RouteProvider] | None = None) -> Starlette:

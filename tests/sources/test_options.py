@@ -40,5 +40,5 @@ def test_bad_options_name_the_key(
     tmp_path: Path, base: dict[str, Any], options: dict[str, Any], key: str, reason: str
 ) -> None:
     err = config_error(tmp_path, "jinhua", {**base, **options})
-    assert err.key == f"cities[1].sources[0].{key}"
+    assert err.key == f"cities.jinhua.sources.{base['id']}.{key}"  # cities and sources by id
     assert reason in err.reason

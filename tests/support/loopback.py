@@ -44,7 +44,10 @@ class _Quiet(ThreadingHTTPServer):
 
 
 class LoopbackServer:
-    def __init__(self) -> None:
+    """``port`` 0 picks a free one; a given port lets a test bring a stopped server
+    back on the same address (a target that was down and is up again)."""
+
+    def __init__(self, port: int = 0) -> None:
         self.routes: dict[str, Handler] = {}
         self.requests: list[Request] = []
         outer = self
@@ -82,9 +85,9 @@ class LoopbackServer:
                 except (BrokenPipeError, ConnectionResetError):
                     self.close_connection = True
 
-            do_GET = do_POST = do_HEAD = do_PUT = _serve
+            do_GET = do_POST = do_HEAD = do_PUT = do_OPTIONS = _serve
 
-        self.httpd = _Quiet(("127.0.0.1", 0), _H)
+        self.httpd = _Quiet(("127.0.0.1", port), _H)
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"

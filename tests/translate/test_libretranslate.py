@@ -19,8 +19,9 @@ from syncd.config import Duration, EngineConfig, ModelsConfig, Secret
 from syncd.errors import ModelMissing, TranslateError
 from syncd.models import Translation
 from syncd.store import Store
-from syncd.translate import TranslationRequest, packages
+from syncd.translate import TranslationRequest
 from syncd.translate import glossary as gl
+from syncd.translate import packages as pkgs
 from syncd.translate.engine import ArgosEngine
 from syncd.translate.libretranslate import LibreTranslateEngine
 from tests.support.feeds import Entry
@@ -44,7 +45,7 @@ REQUESTS = [
 
 @pytest.fixture
 def packages(installed_models: Path) -> dict[tuple[str, str], Path]:
-    return {(p.from_code, p.to_code): p.path for p in packages.installed(installed_models)}
+    return {(p.from_code, p.to_code): p.path for p in pkgs.installed(installed_models)}
 
 
 @pytest.fixture
