@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 
 from .config import Config
-from .errors import ConfigError
+from .errors import ConfigError, TranslateError
 from .store import Store
 
 
@@ -24,8 +24,10 @@ def _writable(path: Path) -> str | None:
     return None
 
 
-def run_checks(cfg: Config) -> list[str]:
-    """Everything that would stop syncd from doing its job, one line each."""
+def run_checks(cfg: Config, notes: list[str] | None = None) -> list[str]:
+    """Everything that would stop syncd from doing its job, one line each; ``notes``
+    (when given) receives what is fine but worth knowing: the translation device and
+    settings chosen for this machine."""
     problems: list[str] = []
     url = cfg.storage_url()
     if url.startswith("sqlite:///"):
@@ -61,6 +63,7 @@ def run_checks(cfg: Config) -> list[str]:
                     problems.append(f"source {s.id}: {exc}")
     try:
         from .app import default_translator
+        from .translate.engine import ArgosEngine
 
         store = Store("sqlite://")
         engine = default_translator(cfg, store)
@@ -68,6 +71,13 @@ def run_checks(cfg: Config) -> list[str]:
             for src, dst in cfg.routes():
                 for line in engine.missing(src, dst):
                     problems.append(f"models {src}->{dst}: {line}")
+            if isinstance(engine, ArgosEngine):
+                try:
+                    line = engine.describe_settings()
+                    if notes is not None:
+                        notes.append(f"translation on {line}")
+                except TranslateError as exc:
+                    problems.append(f"translation: {exc}")
         finally:
             engine.close()
             store.close()

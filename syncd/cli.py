@@ -134,7 +134,10 @@ def check(ctx: click.Context) -> None:
     from .check import run_checks
 
     cfg = _load(ctx)
-    problems = run_checks(cfg)
+    notes: list[str] = []
+    problems = run_checks(cfg, notes)
+    for line in notes:
+        click.echo(f"note {line}")
     for line in problems:
         click.echo(f"FAIL {line}")
     if problems:
