@@ -8,8 +8,8 @@ How settings are chosen (``[models]`` keys set to anything but ``"auto"``/``0`` 
 
     device         "auto": CUDA when CTranslate2 finds a GPU, else the CPU;
                    "cuda" without a GPU is a ``TranslateError`` saying so
-    compute_type   CPU: int8 when the CPU supports it (CTranslate2 keeps the model's
-                   non-quantized weights in float32: on CPU "int8" is int8_float32);
+    compute_type   CPU: int8 when the CPU supports it (Argos models keep their other
+                   weights in float32, so CTranslate2 runs "int8" as int8_float32);
                    CUDA: int8_float16, else float16, else the model's own type
     inter_threads  CPU: batches decoded in parallel, one worker each: as many as
                    cores, at most ``MAX_IN_FLIGHT``; CUDA: 1
@@ -21,11 +21,12 @@ How settings are chosen (``[models]`` keys set to anything but ``"auto"``/``0`` 
 These are rules backed by measurements, not a calibration run on first load: on the
 shared 2-vCPU machines this was built on, one configuration's time varied by up to 2×
 from one run to the next, so a calibration of a few seconds would store a coin flip
-for good. The measurements (``bench/translate.py --sweep``, docs/performance.md):
-two batches in flight with one thread each beat one batch with two threads on both
-CPUs measured (an Intel Xeon with AVX-512 VNNI and an AMD EPYC with AVX2), because
-OpenMP's threads of one batch wait for each other at every step while two workers
-never do; int8 beat int16 and float32 on both.
+for good. The measurements (``bench/translate.py``'s sweep, docs/performance.md): two
+batches in flight with one thread each beat one batch with two threads on both 2-vCPU
+CPUs measured (an Intel Xeon with AVX-512 VNNI, and an AMD EPYC with AVX2 only in
+issue 13), presumably because the OpenMP threads of one batch wait for each other at
+every decoding step, which costs most when other processes share the cores; int8 beat float32 on both and int16 on the
+Xeon. Beyond two cores the layout is extrapolated, not measured.
 """
 
 from __future__ import annotations
