@@ -5,7 +5,8 @@
 - ``segment``  HTML → blocks → sentences and back (pure);
 - ``glossary`` terms to mask and restore (pure);
 - ``checks``   quality flags for editors (pure);
-- ``models``   installing, listing and removing Argos packages.
+- ``models``   installing, listing and removing Argos packages;
+- ``settings`` device, compute type and thread layout chosen for the machine.
 """
 
 from __future__ import annotations
