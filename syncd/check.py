@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .errors import ConfigError, SyncdError
+from .errors import ConfigError, SyncdError, TranslateError
 from .kinds import secret_problems, writable_problem
 from .store import probe
 
@@ -42,6 +42,10 @@ def run_checks(app: App) -> tuple[list[str], list[str]]:
         for src, dst in cfg.routes():
             for line in engine.missing(src, dst):
                 problems.append(f"models {src}->{dst}: {line}")
+        try:
+            notes.append(f"translation on {engine.describe_settings()}")
+        except TranslateError as exc:  # e.g. device = "cuda" without a GPU
+            problems.append(f"translation: {exc}")
     a = cfg.alerts
     used = [a.smtp_password if a.smtp_host and a.smtp_user else None,
             a.webhook_secret if a.webhook_url else None]  # fmt: skip

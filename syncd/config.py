@@ -113,10 +113,15 @@ class ModelsConfig:
     dir: Path = Path("models")
     index_url: str = DEFAULT_INDEX_URL
     beam_size: int = 2
-    inter_threads: int = 1
-    intra_threads: int = 0  # 0: CTranslate2 picks (all cores)
+    #: "auto" (CUDA when CTranslate2 finds a GPU, else CPU), "cpu" or "cuda"
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    #: "auto" or a CTranslate2 compute type; auto: chosen for the device
+    #: (syncd/translate/settings.py)
+    compute_type: str = "auto"
+    #: batches decoded in parallel and threads per batch; 0: chosen for the machine
+    inter_threads: int = 0
+    intra_threads: int = 0
     max_batch_tokens: int = 768
-    compute_type: str = "int8"
 
 
 @dataclass(frozen=True)

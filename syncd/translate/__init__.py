@@ -6,6 +6,7 @@
 - ``glossary`` terms to mask and restore (pure);
 - ``checks``   quality flags for editors (pure);
 - ``packages`` installing, listing and removing Argos packages (``archive``: checking them).
+- ``settings`` device, compute type and thread layout chosen for the machine.
 """
 
 from __future__ import annotations
@@ -57,5 +58,10 @@ class Translator(Protocol):
     ) -> list[Translation | TranslateError]: ...
 
     def missing(self, source_language: str, target_language: str) -> list[str]: ...
+
+    def describe_settings(self) -> str:
+        """One line for ``syncd check``: where and how it translates (raises
+        ``TranslateError`` when the configured device cannot be used)."""
+        ...
 
     def close(self) -> None: ...

@@ -16,7 +16,10 @@ and SentencePiece, batched across every item of a sync pass.
         Traditional when asked, put markup back, reassemble, sanitize, flags)
 
 This module holds what touches the models (loading, batching, decoding, memory,
-OpenCC); planning and assembling are pure and live in ``plan.py``.
+OpenCC); planning and assembling are pure and live in ``plan.py``; the device,
+compute type and thread layout are chosen for the machine in ``settings.py``.
+With ``inter_threads`` = N, N batches are in flight: a call too small for CTranslate2
+to cut into N batches is submitted as N groups at once (``settings.worker_groups``).
 
 Decoding guards: the decoding length is bounded relative to the source; an output
 that hits the bound or loops (``阴性阳性阴性…``) is decoded again with a repetition
@@ -47,6 +50,7 @@ from . import glossary as gl
 from . import packages as pkg
 from . import plan as pl
 from . import segment as seg
+from . import settings as st
 
 log = logs.get(__name__)
 
@@ -93,6 +97,31 @@ class ArgosEngine:
         self._packages: list[pkg.PackageInfo] = []
         self._loaded: dict[tuple[Path, str], _Loaded] = {}
         self._opencc: dict[str, Any] = {}
+        self._settings: st.Settings | None = None
+        self._settings_lock = threading.Lock()
+        self.machine: st.Machine | None = None
+
+    # ---------------------------------------------------------------- settings
+
+    def settings(self) -> st.Settings:
+        """Device, compute type and thread layout, chosen for this machine on first
+        use (``settings.choose``: ``[models]`` keys win) and then fixed; logged once.
+        Raises ``TranslateError`` when ``device = "cuda"`` finds no GPU."""
+        with self._settings_lock:
+            if self._settings is None:
+                import ctranslate2
+
+                machine = st.detect()
+                chosen = st.choose(self.config, machine, ctranslate2.get_supported_compute_types)
+                log.info("translation-settings", machine=machine.describe(), **chosen.as_fields())
+                self.machine, self._settings = machine, chosen
+            return self._settings
+
+    def describe_settings(self) -> str:
+        """One line for ``syncd check``: the machine and the settings chosen for it."""
+        chosen = self.settings()
+        assert self.machine is not None  # set with the settings
+        return f"{self.machine.describe()}: {chosen.describe()}"
 
     # ---------------------------------------------------------------- packages
 
@@ -119,25 +148,28 @@ class ArgosEngine:
     def _open(self, info: pkg.PackageInfo) -> _Loaded:
         import ctranslate2
 
+        s = self.settings()
         _limit_malloc_arenas()
-
-        compute = self.config.compute_type
-        if compute not in ctranslate2.get_supported_compute_types("cpu"):
-            compute = "default"  # the type the model was saved with
         try:
             translator = ctranslate2.Translator(
                 str(info.path / "model"),
-                device="cpu",
-                compute_type=compute,
-                inter_threads=max(1, self.config.inter_threads),
-                intra_threads=self.config.intra_threads,
+                device=s.device,
+                compute_type=s.compute_type,
+                inter_threads=s.inter_threads,
+                intra_threads=s.intra_threads,
             )
             _tokenizer(info)  # fails now rather than mid-pass
         except (OSError, RuntimeError, ValueError) as exc:
             raise TranslateError(
                 f"model {info.ref} at {info.path} cannot be loaded: {exc}"
             ) from exc
-        log.info("model-loaded", model=info.ref, compute_type=compute)
+        # the type CTranslate2 resolved ("int8" runs as int8_float32 on CPU)
+        log.info(
+            "model-loaded",
+            model=info.ref,
+            device=s.device,
+            compute_type=getattr(translator, "compute_type", s.compute_type),
+        )
         return _Loaded(info, translator)
 
     def missing(self, source_language: str, target_language: str) -> list[str]:
@@ -312,22 +344,35 @@ class ArgosEngine:
         tokens = [sp.encode(t, out_type=str) for t in texts]
         longest = max(len(t) for t in tokens)
         options: dict[str, Any] = {}
+        per_source: dict[str, list[Any]] = {}  # options with one entry per source
         if model.info.target_prefix:
-            options["target_prefix"] = [[model.info.target_prefix]] * len(tokens)
+            per_source["target_prefix"] = [[model.info.target_prefix]] * len(tokens)
         if retry:
             options["repetition_penalty"] = RETRY_REPETITION_PENALTY
         self.stats["batches"] += 1
-        results = model.translator.translate_batch(
-            tokens,
-            beam_size=max(1, self.config.beam_size),
-            max_batch_size=self._batch_tokens(),
-            batch_type="tokens",
-            length_penalty=LENGTH_PENALTY,
-            replace_unknowns=True,
-            max_decoding_length=_bound(longest),
-            num_hypotheses=1,
-            **options,
-        )
+        chosen = self.settings()
+        groups = st.worker_groups(chosen, self.config.beam_size, [len(t) for t in tokens])
+        pending = [
+            model.translator.translate_batch(
+                [tokens[i] for i in group],
+                beam_size=max(1, self.config.beam_size),
+                max_batch_size=st.batch_size(chosen, self.config.beam_size),
+                batch_type="tokens",
+                length_penalty=LENGTH_PENALTY,
+                replace_unknowns=True,
+                max_decoding_length=_bound(longest),
+                num_hypotheses=1,
+                # several groups: all submitted before any is awaited, one per worker
+                asynchronous=len(groups) > 1,
+                **{k: [v[i] for i in group] for k, v in per_source.items()},
+                **options,
+            )
+            for group in groups
+        ]
+        results: list[Any] = [None] * len(tokens)
+        for group, done in zip(groups, pending, strict=True):
+            for i, r in zip(group, done, strict=True):
+                results[i] = r.result() if len(groups) > 1 else r
         _release_memory()
         return [
             _Out(
@@ -336,13 +381,6 @@ class ArgosEngine:
             )
             for r, t in zip(results, tokens, strict=True)
         ]
-
-    def _batch_tokens(self) -> int:
-        """CTranslate2's batch size in source tokens: ``max_batch_tokens`` counts the
-        tokens being decoded, every beam included, because that is what decoding
-        memory grows with (docs/performance.md); so changing the beam size keeps the
-        memory bound."""
-        return max(1, self.config.max_batch_tokens // max(1, self.config.beam_size))
 
 
 # ------------------------------------------------------------------------ helpers

@@ -192,6 +192,10 @@ class LibreTranslateEngine:
             "(through English): install the language models on the server"
         ]
 
+    def describe_settings(self) -> str:
+        """One line for ``syncd check``: the server that translates."""
+        return f"a LibreTranslate server at {self.url}"
+
     def close(self) -> None:
         if self._own_http:
             self.http.close()

@@ -85,6 +85,9 @@ class FakeTranslator:
             packages=(f"fake-{src}_{tgt}@1.0",),
         )
 
+    def describe_settings(self) -> str:
+        return "a fake translator (tests)"
+
     def close(self) -> None:
         self.closed = True
 
