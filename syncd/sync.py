@@ -15,9 +15,12 @@ One source poll (``poll``)::
 Delivering (``deliver``), for the deliveries of some sources or all::
 
     open = store.open_deliveries()
-    for each: action = decide.delivery_action(state, versions, due time, health)
+    for each: action = decide.delivery_action(state, versions, due time, health,
+                                              the target city's review, desk version)
     translate every (item, version, language) the actions need, in ONE batch
     for each action, each step recorded by store.apply_delivery(decide.…):
+        HOLD:      hold_for_review (a desk city: the draft waits for an editor)
+        (an approved draft carries the editor's text of the approved version)
         CREATE:    mark_creating (write-ahead) → target.create → written
         RECONCILE: target.find(marker) → written (adopted), or CREATE
         UPDATE:    target.inspect → OURS: target.update → written
@@ -37,7 +40,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from . import decide, logs
+from . import decide, logs, review
 from .decide import Action
 from .draft import build_draft
 from .errors import (
@@ -57,6 +60,7 @@ from .errors import (
 from .intents import Park
 from .models import (
     DeliveryRow,
+    DeliveryState,
     Draft,
     Item,
     ItemRow,
@@ -95,6 +99,7 @@ class DeliverResult:
     failed: int = 0
     parked: int = 0
     waiting_for_models: int = 0
+    held: int = 0  # translated and waiting in the editors' desk
     errors: list[str] = field(default_factory=list)
 
 
@@ -207,6 +212,8 @@ def deliver(
         action = decide.delivery_action(
             d.state, d.written_version, it.current_version, d.next_attempt_at,
             d.changed_after_review, healthy[d.target_city], now,
+            desk=app.config.city(d.target_city).review == "desk",
+            review_version=d.review_version, has_remote=d.remote_id is not None,
         )  # fmt: skip
         if action not in (Action.NOTHING, Action.WAIT):
             work.append(_Work(d, it, action))
@@ -217,7 +224,10 @@ def deliver(
         if stop is not None and stop.is_set():
             log.info("stopping", reason="signal", left=len(work) - n)
             break
-        if not healthy[w.delivery.target_city] and w.action is not Action.NOTE_REVIEWED:
+        if not healthy[w.delivery.target_city] and w.action not in (
+            Action.NOTE_REVIEWED,
+            Action.HOLD,
+        ):
             continue
         try:
             _step(app, w, translations, out)
@@ -232,7 +242,8 @@ def deliver(
 
 
 def _translation_key(w: _Work, app: App) -> tuple[int, int, str]:
-    return (w.item.id, w.item.current_version, app.config.city(w.delivery.target_city).language)
+    version = decide.delivered_version(w.delivery, w.item)
+    return (w.item.id, version, app.config.city(w.delivery.target_city).language)
 
 
 def _translate_all(
@@ -250,10 +261,10 @@ def _translate_all(
         if t is not None:
             have[key] = t
             continue
-        item = w.content = store.item_version(w.item.id, w.item.current_version)
+        item = w.content = store.item_version(w.item.id, key[1])
         src_lang = app.config.city(w.item.city_id).language
         need[key] = TranslationRequest(
-            ref=f"{w.item.id}:{w.item.current_version}:{key[2]}",
+            ref=f"{w.item.id}:{key[1]}:{key[2]}",
             source_language=src_lang,
             target_language=key[2],
             title=item.title,
@@ -294,12 +305,23 @@ def _step(
     if isinstance(translation, TranslateError) or translation is None:
         _fail(app, w, translation or TranslateError("no translation"), out)
         return
+    if w.action is Action.HOLD:
+        store.apply_delivery(decide.hold_for_review(d, it), app.clock())
+        log.info("held-for-review", item=it.key, target=d.target_city, version=it.current_version)
+        out.held += 1
+        return
+    version = decide.delivered_version(d, it)
+    if d.state is DeliveryState.APPROVED:
+        text = store.desk_text(it.id, d.target_city, version)
+        translation = review.approved_translation(
+            translation, None if text is None else (text.title, text.summary, text.body_html)
+        )
     target = app.target(d.target_city)
-    item = w.content or store.item_version(it.id, it.current_version)
+    item = w.content or store.item_version(it.id, version)
     draft = build_draft(
         marker=marker_for(it.source_id, it.key, d.target_city),
         item=item,
-        version=it.current_version,
+        version=version,
         translation=translation,
         source_city=app.config.city(it.city_id),
         target_city=app.config.city(d.target_city),
@@ -315,9 +337,9 @@ def _step(
         action = Action.CREATE
     if action is Action.CREATE:
         # write-ahead: a crash after the remote create is reconciled, not re-created
-        store.apply_delivery(decide.mark_creating(d, it), app.clock())
+        store.apply_delivery(decide.mark_creating(d, it, version), app.clock())
         remote = target.create(draft)
-        _record_written(app, w, remote, it.current_version, "created")
+        _record_written(app, w, remote, version, "created")
         out.created += 1
         return
     if action is Action.UPDATE:
@@ -333,7 +355,7 @@ def _step(
             _hand_off(app, w, exc.status, changed=True)
             out.handed_off += 1
             return
-        _record_written(app, w, new_remote, it.current_version, "updated")
+        _record_written(app, w, new_remote, version, "updated")
         out.updated += 1
 
 
@@ -344,7 +366,8 @@ def _adopt(
     (promise 9). Trashed or deleted → rejected, published or edited → hands off; an
     untouched one is brought to the current version."""
     d, it = w.delivery, w.item
-    _record_written(app, w, found, d.written_version or it.current_version, "adopted")
+    version = decide.delivered_version(d, it)
+    _record_written(app, w, found, d.written_version or version, "adopted")
     out.adopted += 1
     status = target.inspect(found) if target.inspectable else RemoteStatus.OURS
     if status is not RemoteStatus.OURS:
@@ -356,7 +379,7 @@ def _adopt(
         except TargetGone as exc:  # an editor got there meanwhile
             _hand_off(app, w, exc.status, changed=False)
             return
-        _record_written(app, w, remote, it.current_version, "updated")
+        _record_written(app, w, remote, version, "updated")
 
 
 def _hand_off(app: App, w: _Work, status: RemoteStatus, *, changed: bool) -> None:

@@ -36,6 +36,8 @@ PURE = (
     "syncd.translate.segment",
     "syncd.translate.glossary",
     "syncd.translate.checks",
+    "syncd.translate.edit",
+    "syncd.review",
 )
 #: syncd's modules that talk to the outside world (or wire those that do)
 IO_MODULES = (

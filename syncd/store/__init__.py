@@ -12,6 +12,8 @@ add new methods to the module of their domain:
 - ``translations``  translations and the translation memory
 - ``inbound``       the queue of pushed items
 - ``health``        target health
+- ``editors``       the desk's editors, their sessions, the audit log
+- ``desk``          the desk's queue, drafts, editors' texts, decisions, corrections
 
 Contract: all datetimes in and out are timezone-aware UTC. Each public method is one
 transaction, so a crash (or SIGKILL) between two calls leaves every row written whole
@@ -26,6 +28,8 @@ from __future__ import annotations
 from ..models import DeliveryRow, ItemRow, SourceRow, TargetHealth
 from .base import StoreBase, display_url, probe, wrap_exceptions
 from .deliveries import DeliveriesMixin
+from .desk import DeskMixin
+from .editors import EditorsMixin
 from .health import HealthMixin
 from .inbound import InboundMixin
 from .items import ItemsMixin
@@ -53,6 +57,8 @@ class Store(
     TranslationsMixin,
     InboundMixin,
     HealthMixin,
+    EditorsMixin,
+    DeskMixin,
     StoreBase,
 ):
     """SQL storage for sources, items, versions, translations and deliveries."""

@@ -7,17 +7,21 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from ..errors import StoreError
 from ..intents import (
     DeliveryIntent,
     HandOff,
+    HoldForReview,
     MarkCreating,
     NoteReviewed,
     Park,
     RecordFailure,
     RecordWritten,
+    ReviewApproved,
+    ReviewRejected,
+    ReviewReopened,
     WaitForModels,
 )
 from ..models import DeliveryRow, DeliveryState, ItemRow
@@ -74,7 +78,56 @@ def _values(intent: DeliveryIntent) -> dict[str, Any]:
             )
         case WaitForModels():
             return dict(last_error=intent.reason)
+        case HoldForReview():
+            return dict(
+                state=DeliveryState.HELD.value,
+                review_version=intent.version,
+                attempts=0,
+                next_attempt_at=None,
+                last_error=None,
+                changed_after_review=False,
+            )
+        case ReviewApproved():
+            return dict(
+                state=DeliveryState.APPROVED.value,
+                review_version=intent.version,
+                attempts=0,
+                next_attempt_at=None,
+                last_error=None,
+                note=f"approved in the desk by {intent.editor} (version {intent.version})",
+            )
+        case ReviewRejected():
+            return dict(
+                state=DeliveryState.REJECTED.value,
+                review_version=intent.version,
+                changed_after_review=False,
+                note=f"rejected in the desk by {intent.editor}: {intent.reason}",
+            )
+        case ReviewReopened():
+            # review_version None: the next pass translates and holds it again
+            return dict(
+                state=DeliveryState.HELD.value,
+                review_version=None,
+                changed_after_review=False,
+                attempts=0,
+                next_attempt_at=None,
+                last_error=None,
+            )
     raise TypeError(f"not a delivery intent: {intent!r}")
+
+
+def update_delivery(conn: Connection, intent: DeliveryIntent, now: datetime) -> None:
+    """Apply one delivery intent on ``conn`` (inside the caller's transaction)."""
+    n = conn.execute(
+        deliveries_t.update()
+        .where(
+            deliveries_t.c.item_id == intent.item_id,
+            deliveries_t.c.target_city == intent.target_city,
+        )
+        .values(updated_at=now, **_values(intent))
+    ).rowcount
+    if n != 1:
+        raise StoreError(f"no delivery for item {intent.item_id} → {intent.target_city}")
 
 
 class DeliveriesMixin:
@@ -96,17 +149,34 @@ class DeliveriesMixin:
         item has a version newer than what syncd wrote (to record "changed after review")."""
         j = deliveries_t.join(items_t, items_t.c.id == deliveries_t.c.item_id)
         closed = [DeliveryState.SKIPPED.value, DeliveryState.PARKED.value]
+        state = deliveries_t.c.state
+        current = items_t.c.current_version
         q = (
             sa.select(deliveries_t, items_t.c.source_id)
             .select_from(j)
-            .where(deliveries_t.c.state.not_in(closed))
+            .where(state.not_in(closed))
             .where(
                 sa.or_(
-                    deliveries_t.c.state.in_(
-                        [DeliveryState.PENDING.value, DeliveryState.CREATING.value]
+                    state.in_(
+                        [
+                            DeliveryState.PENDING.value,
+                            DeliveryState.CREATING.value,
+                            DeliveryState.APPROVED.value,
+                        ]
                     ),
-                    deliveries_t.c.written_version.is_(None),
-                    deliveries_t.c.written_version < items_t.c.current_version,
+                    # held in the desk: only when the source changed since
+                    sa.and_(
+                        state == DeliveryState.HELD.value,
+                        sa.func.coalesce(deliveries_t.c.review_version, 0) < current,
+                    ),
+                    # written (or decided in the desk) and the source changed since
+                    sa.and_(
+                        state != DeliveryState.HELD.value,
+                        sa.func.coalesce(
+                            deliveries_t.c.written_version, deliveries_t.c.review_version, 0
+                        )
+                        < current,
+                    ),
                 )
             )
             .where(deliveries_t.c.changed_after_review.is_(False))
@@ -129,18 +199,8 @@ class DeliveriesMixin:
     @wrap_exceptions("recording a delivery step")
     def apply_delivery(self, intent: DeliveryIntent, now: datetime) -> None:
         """Apply one delivery intent in one transaction."""
-        values = _values(intent)
         with self.engine.begin() as conn:
-            n = conn.execute(
-                deliveries_t.update()
-                .where(
-                    deliveries_t.c.item_id == intent.item_id,
-                    deliveries_t.c.target_city == intent.target_city,
-                )
-                .values(updated_at=now, **values)
-            ).rowcount
-        if n != 1:
-            raise StoreError(f"no delivery for item {intent.item_id} → {intent.target_city}")
+            update_delivery(conn, intent, now)
 
     @wrap_exceptions("listing deliveries")
     def deliveries(self, state: DeliveryState | None = None) -> list[tuple[DeliveryRow, ItemRow]]:

@@ -1,0 +1,1 @@
+"""The editors' desk on the web front door (``/desk``)."""
