@@ -6,7 +6,7 @@ SHA-256 of their id: the store never holds a password or a usable session id.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from .base import wrap_exceptions
-from .schema import audit_t, editors_t, sessions_t
+from .schema import audit_t, desk_secrets_t, editors_t, sessions_t
 
 
 @dataclass(frozen=True)
@@ -170,6 +170,18 @@ class EditorsMixin:
             conn.execute(
                 editors_t.update().where(editors_t.c.name == name).values(last_digest_at=now)
             )
+
+    @wrap_exceptions("reading the desk's signing key")
+    def desk_secret(self, name: str, make: Callable[[], str]) -> str:
+        """The desk's secret ``name``, made by ``make`` and kept on first use (so
+        sessions survive a restart)."""
+        with self.engine.begin() as conn:
+            q = sa.select(desk_secrets_t.c.value).where(desk_secrets_t.c.name == name)
+            value = conn.execute(q).scalar()
+            if value is None:
+                value = make()
+                conn.execute(desk_secrets_t.insert().values(name=name, value=value))
+            return str(value)
 
     # -- sessions
 

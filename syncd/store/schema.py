@@ -256,7 +256,23 @@ corrections_t = sa.Table(
     sa.Column("at", UTCDateTime, nullable=False),
 )
 
-DESK_TABLES = (editors_t, sessions_t, audit_t, desk_texts_t, reviews_t, corrections_t)
+#: the desk's own secrets (the key its session cookies are signed with), made once
+desk_secrets_t = sa.Table(
+    "desk_secrets",
+    metadata,
+    sa.Column("name", sa.String, primary_key=True),
+    sa.Column("value", sa.String, nullable=False),
+)
+
+DESK_TABLES = (
+    editors_t,
+    sessions_t,
+    audit_t,
+    desk_texts_t,
+    reviews_t,
+    corrections_t,
+    desk_secrets_t,
+)
 DESK_INDEXES = (
     sa.Index("ix_deliveries_target_state", deliveries_t.c.target_city, deliveries_t.c.state),
     sa.Index("ix_items_first_seen", items_t.c.first_seen_at),

@@ -13,11 +13,14 @@ from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
 from .context import WebContext
+from .desk import routes as desk_routes
 
 RouteProvider = Callable[[WebContext], list[BaseRoute]]
 
 #: every part that serves paths on the front door, in mounting order
-PROVIDERS: list[RouteProvider] = []
+PROVIDERS: list[RouteProvider] = [
+    desk_routes,  # the editors' desk at /desk
+]
 
 
 def make_web_app(ctx: WebContext, providers: list[RouteProvider] | None = None) -> Starlette:
