@@ -153,8 +153,7 @@ class DeskConfig:
     throttle_window: Duration = field(default_factory=lambda: Duration(minutes=15))
     #: drafts on one page of the queue
     page_size: int = 50
-    #: the desk's address as editors reach it (links in e-mails), e.g.
-    #: "https://syncd.dueren.de/desk"; empty: built from ``[web] listen``
+    #: the desk's address for links in e-mails ("https://…/desk"); "": from [web] listen
     url: str = ""
     #: at most one e-mail digest per editor per this period
     digest_every: Duration = field(default_factory=lambda: Duration(hours=24))
@@ -162,7 +161,7 @@ class DeskConfig:
 
 @dataclass(frozen=True)
 class SmtpConfig:
-    """Where the desk's e-mail digests go out; no ``host``: no e-mail."""
+    """Where the desk's e-mail digests go out."""
 
     #: the mail server; empty: no digests are sent
     host: str = ""
@@ -215,8 +214,7 @@ class CityConfig:
     target: TargetConfig
     #: how the city's own name is written in each language (for attributions)
     names: Mapping[str, str] = field(default_factory=dict)
-    #: "desk": drafts wait in syncd's desk until an editor approves them; "target":
-    #: they go to the target as drafts at once (the desk lists them for reading)
+    #: "desk": drafts wait in the desk for an editor's approval; "target": sent at once
     review: Literal["desk", "target"] = "target"
 
     @property
@@ -552,6 +550,14 @@ def parse(data: dict[str, Any], path: Path, *, kinds: KindSpecs) -> Config:
                     f"duplicate source id {s.id!r} (also in {source_ids[s.id]})",
                 )
             source_ids[s.id] = c.id
+    if not listen:
+        for i, c in enumerate(cities):
+            for j, s in enumerate(c.sources):
+                if s.enabled and getattr(kinds.sources[s.kind], "pushed", False):
+                    ctx.fail(
+                        f"cities[{i}].sources[{j}]",
+                        "a pushed source is served on the web front door: set [web] listen",
+                    )
     raw_parts = data.get("partnerships", [])
     if not isinstance(raw_parts, list):
         ctx.fail("partnerships", "expected a list of [[partnerships]] tables")

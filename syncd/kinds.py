@@ -333,9 +333,10 @@ def _jpage() -> SourceKind:
 def _inbound() -> SourceKind:
     from .sources import inbound
 
+    # served on the web front door (syncd.web.inbound): no listener of its own
     return PushedKind(
         "inbound", inbound.Options, inbound.check_options, inbound.InboundSource,
-        inbound.servers_for,
+        inbound.servers_for, needs=frozenset({Service.QUEUE, Service.CLOCK}),
     )  # fmt: skip
 
 

@@ -28,7 +28,7 @@ SOURCES: dict[str, dict[str, Any]] = {
     "feed": {"url": "https://d.example/rss"},
     "html": {"url": "https://d.example/news", "item": "li.news"},
     "jpage": {"url": "https://j.example/col/col1/index.html"},
-    "inbound": {"secret": {"env": "SYNCD_TEST_KIND_SECRET"}, "listen": "127.0.0.1:0"},
+    "inbound": {"secret": {"env": "SYNCD_TEST_KIND_SECRET"}},
 }
 TARGETS: dict[str, dict[str, Any]] = {
     "outbox": {"path": "drafts"},
@@ -57,7 +57,9 @@ def every_kind(tmp_path: Path) -> Config:
         }
         for i, (kind, table) in enumerate(TARGETS.items())
     ]
-    return cfgmod.parse({"cities": cities}, tmp_path / "syncd.toml", kinds=TABLE)
+    return cfgmod.parse(
+        {"cities": cities, "web": {"listen": "127.0.0.1:0"}}, tmp_path / "syncd.toml", kinds=TABLE
+    )
 
 
 class Only:

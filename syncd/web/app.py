@@ -14,12 +14,14 @@ from starlette.routing import BaseRoute
 
 from .context import WebContext
 from .desk import routes as desk_routes
+from .inbound import routes as inbound_routes
 
 RouteProvider = Callable[[WebContext], list[BaseRoute]]
 
 #: every part that serves paths on the front door, in mounting order
 PROVIDERS: list[RouteProvider] = [
     desk_routes,  # the editors' desk at /desk
+    inbound_routes,  # the inbound push endpoints (/inbound/<source id>)
 ]
 
 
