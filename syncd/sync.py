@@ -72,6 +72,7 @@ from .models import (
 )
 from .sources import SourceState
 from .translate import TranslationRequest
+from .translate.edit import normalize, remembered
 
 if TYPE_CHECKING:
     from .app import App
@@ -253,10 +254,12 @@ def _translate_all(
     store = app.store
     have: dict[tuple[int, int, str], Translation | TranslateError] = {}
     need: dict[tuple[int, int, str], TranslationRequest] = {}
+    city_of: dict[tuple[int, int, str], str] = {}
     for w in work:
         key = _translation_key(w, app)
         if key in have or key in need:
             continue
+        city_of[key] = w.delivery.target_city
         t = store.translation(*key)
         if t is not None:
             have[key] = t
@@ -276,13 +279,28 @@ def _translate_all(
         results = app.translator.translate([need[k] for k in keys])
         now = app.clock()
         for k, r in zip(keys, results, strict=True):
-            have[k] = r
             if isinstance(r, Translation):
+                r = _with_corrections(app, city_of[k], need[k], r)
                 store.save_translation(k[0], k[1], r, now)
+            have[k] = r
         log.info(
             "translated", requests=len(keys), ok=sum(isinstance(r, Translation) for r in results)
         )
     return have
+
+
+def _with_corrections(
+    app: App, city_id: str, req: TranslationRequest, t: Translation
+) -> Translation:
+    """Sentences the city's editors corrected before take the editor's version, marked
+    (``translate.edit.remembered``)."""
+    if not t.segments:
+        return t
+    found = app.store.corrections(city_id, [normalize(s.source) for s in t.segments])
+    if not found:
+        return t
+    memory = {src: c.target for src, c in found.items()}
+    return remembered(t, req.body_html, req.source_language, memory)
 
 
 def _step(

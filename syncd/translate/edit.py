@@ -16,9 +16,11 @@ to the editor's words.
 from __future__ import annotations
 
 import html as htmlmod
+import unicodedata
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
-from ..models import Segment, Translation
+from ..models import QualityFlag, Segment, Translation
 from ..sanitize import clean_html, to_text
 from . import segment as seg
 
@@ -113,3 +115,45 @@ def sentence_edits(t: Translation, edits: Mapping[str, str]) -> list[tuple[Segme
         if new is not None and _clean_sentence(new) != s.target:
             out.append((s, _clean_sentence(new)))
     return out
+
+
+def normalize(text: str) -> str:
+    """The form source sentences are remembered in (as ``plan.normalize``)."""
+    return " ".join(unicodedata.normalize("NFC", text).split())
+
+
+def remembered(
+    t: Translation, original_body: str, source_language: str, memory: Mapping[str, str]
+) -> Translation:
+    """``t`` with every sentence an editor corrected before (``memory``: normalized
+    source sentence → the editor's sentence) replaced by the editor's version and
+    marked with a ``memory`` flag. A body that is not ``aligned`` keeps its machine
+    sentences (the title and summary still take the corrections)."""
+    edits = {
+        key(s.field, s.index): memory[normalize(s.source)]
+        for s in t.segments
+        if normalize(s.source) in memory and memory[normalize(s.source)] != s.target
+    }
+    if not edits:
+        return t
+    if not aligned(original_body, source_language, t):
+        edits = {k: v for k, v in edits.items() if not k.startswith("body:")}
+        if not edits:
+            return t
+    title, summary, body = render(original_body, source_language, t, edits)
+    segments = tuple(
+        replace(
+            s,
+            target=edits[key(s.field, s.index)],
+            target_html=htmlmod.escape(edits[key(s.field, s.index)], quote=False),
+        )
+        if key(s.field, s.index) in edits
+        else s
+        for s in t.segments
+    )
+    flags = t.flags + tuple(
+        QualityFlag("memory", s.index, "an editor's earlier correction", s.field)
+        for s in t.segments
+        if key(s.field, s.index) in edits
+    )
+    return replace(t, title=title, summary=summary, body_html=body, segments=segments, flags=flags)

@@ -160,3 +160,36 @@ def test_target_review_is_unchanged_and_the_desk_lists_it(tmp_path: Path) -> Non
         assert [(r.status, r.state) for r in rows] == [("other", DeliveryState.PUSHED)]
     finally:
         p.close()
+
+
+def test_an_editors_correction_is_used_next_time_and_marked(pipe: Pipeline) -> None:
+    pipe.feeds.entries[DUEREN_FEED] = [DE]
+    pipe.sync()
+    editor = add_editor(pipe.store, "li", "jinhua", "zh")
+    iid = item_id(pipe)
+    assert service.save_edits(pipe.app, editor, iid, 1, {"body:1": "迪伦有九万居民。"}) is None
+    assert service.decide(pipe.app, editor, iid, 1, Decision.APPROVE) is None
+    (c,) = pipe.store.all_corrections("jinhua")
+    assert (c.source, c.target, c.machine, c.editor) == (
+        "Düren hat 90000 Einwohner.",
+        "迪伦有九万居民。",
+        "[zh] Düren hat 90000 Einwohner.",
+        "li",
+    )
+    # the same sentence in another item: the editor's version, marked as such
+    other = Entry("news-2", "Neu.", "<p>Düren hat 90000 Einwohner. Neu.</p>", DE.link + "2")
+    pipe.feeds.entries[DUEREN_FEED] = [DE, other]
+    pipe.sync()
+    d2 = next(
+        i.id for d, i in pipe.store.deliveries() if i.key == "news-2" and d.target_city == "jinhua"
+    )
+    t = pipe.store.translation(d2, 1, "zh")
+    assert t is not None
+    assert t.body_html == "<p>迪伦有九万居民。[zh] Neu.</p>"
+    # the feed's summary starts with the same sentence: corrected there too
+    assert [(f.kind, f.field, f.sentence) for f in t.flags] == [
+        ("memory", "summary", 0),
+        ("memory", "body", 0),
+    ]
+    page = pipe.store.desk_queue("jinhua", "zh", QueueFilter(flag="memory"))
+    assert [r.item_id for r in page.rows] == [d2]

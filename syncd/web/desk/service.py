@@ -16,7 +16,7 @@ from ...review import Decision, ReviewRefused
 from ...store.desk import Correction, DeskDraft, DeskText
 from ...store.editors import EditorRow
 from ...translate import edit
-from ...translate.plan import normalize
+from ...translate.edit import normalize
 
 if TYPE_CHECKING:
     from ...app import App
