@@ -351,6 +351,14 @@ def _outbox() -> TargetKind:
     )
 
 
+def _feed_target() -> TargetKind:
+    from .targets import feed
+
+    return ModuleTargetKind(
+        "feed", feed.Options, feed.make, frozenset({Service.CLOCK}), _outbox_folders
+    )
+
+
 def _webhook() -> TargetKind:
     from .targets import webhook
 
@@ -366,5 +374,7 @@ def _wordpress() -> TargetKind:
 #: every kind syncd knows: a new kind is one module and one line here
 TABLE = Table(
     sources=_Lazy({"feed": _feed, "html": _html, "jpage": _jpage, "inbound": _inbound}),
-    targets=_Lazy({"outbox": _outbox, "webhook": _webhook, "wordpress": _wordpress}),
+    targets=_Lazy(
+        {"outbox": _outbox, "webhook": _webhook, "wordpress": _wordpress, "feed": _feed_target}
+    ),
 )

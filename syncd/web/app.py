@@ -14,6 +14,7 @@ from starlette.routing import BaseRoute
 
 from .context import WebContext
 from .desk import routes as desk_routes
+from .feed import routes as feed_routes
 from .inbound import routes as inbound_routes
 
 RouteProvider = Callable[[WebContext], list[BaseRoute]]
@@ -22,6 +23,7 @@ RouteProvider = Callable[[WebContext], list[BaseRoute]]
 PROVIDERS: list[RouteProvider] = [
     desk_routes,  # the editors' desk at /desk
     inbound_routes,  # the inbound push endpoints (/inbound/<source id>)
+    feed_routes,  # approved translations as Atom (/feed/<city id>.atom)
 ]
 
 
