@@ -356,6 +356,24 @@ class DeskMixin:
                 item_id=intent.item_id, version=intent.version, detail=detail,
             )  # fmt: skip
 
+    @wrap_exceptions("counting drafts for a digest")
+    def desk_news(self, city_id: str, since: datetime | None) -> tuple[int, int]:
+        """(new, changed): drafts of the city that came into the desk, and reviewed
+        ones whose source changed, since ``since`` (all when None)."""
+        d = deliveries_t.c
+        r = reviews_t.alias("r")
+        status = _status_expr(r)
+        j = deliveries_t.outerjoin(
+            r, sa.and_(r.c.item_id == d.item_id, r.c.target_city == d.target_city)
+        )
+        where = [d.target_city == city_id, status.in_(["new", "changed"])]
+        if since is not None:
+            where.append(d.updated_at > since)
+        q = sa.select(status, sa.func.count()).select_from(j).where(*where).group_by(status)
+        with self.engine.connect() as conn:
+            counts = {s: int(n) for s, n in conn.execute(q)}
+        return counts.get("new", 0), counts.get("changed", 0)
+
     # -- corrections: the city's memory of editors' sentences
 
     @wrap_exceptions("reading editors' corrections")
