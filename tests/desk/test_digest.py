@@ -83,48 +83,6 @@ def test_the_digest_speaks_the_editors_language_and_its_links_work(
             cities=tuple(replace(c, review="desk") if c.id == "dueren" else c for c in cfg.cities),
         )
         add_editor(p.store, "anna", "dueren", "de", email="anna@dueren.example")
-        add_editor(p.store, "nomail", "jinhua", "en")
-        assert digest.send_due(p.app) == 0  # nothing waits yet: no mail
-        p.feeds.entries[DUEREN_FEED] = [entry(1), entry(2)]
-        p.sync()
-        assert digest.send_due(p.app) == 1
-        (mail,) = smtp.messages
-        assert mail["To"] == "li@jinhua.example" and mail["From"] == "syncd@dueren.example"
-        assert mail["Subject"] == "syncd：金华编辑台有 2 篇稿件待审"
-        body = mail.get_content()
-        assert "新稿：2" in body and "http://desk.example/desk/queue?status=new" in body
-        # within the period: no second mail, even with news
-        p.clock.advance(minutes=30)
-        p.feeds.entries[DUEREN_FEED] = [entry(1), entry(2), entry(3)]
-        p.sync()
-        p.clock.advance(hours=23)
-        assert digest.send_due(p.app) == 0
-        p.clock.advance(minutes=30)
-        assert digest.send_due(p.app) == 1
-        assert "新稿：1" in smtp.messages[-1].get_content()
-        # a day later with nothing new: nothing
-        p.clock.advance(hours=25)
-        assert digest.send_due(p.app) == 0
-        assert len(smtp.messages) == 2
-    finally:
-        p.close()
-
-
-def test_the_digest_speaks_the_editors_language_and_its_links_work(
-    tmp_path: Path, smtp: SmtpServer
-) -> None:
-    extra = {"smtp": {"host": "127.0.0.1", "port": smtp.port, "starttls": False}}
-    p = desk_pipeline(tmp_path, extra=extra, review="target")
-    web = DeskClient(p)
-    try:
-        # Düren reviews in the desk here: a German editor gets German mail
-        p.app.config = p.app.config.__class__(
-            **{**p.app.config.__dict__,
-               "desk": p.app.config.desk.__class__(url=f"http://127.0.0.1:{web.server.port}/desk"),
-               "cities": tuple(c if c.id != "dueren" else c.__class__(**{**c.__dict__, "review": "desk"})
-                               for c in p.app.config.cities)}
-        )  # fmt: skip
-        add_editor(p.store, "anna", "dueren", "de", email="anna@dueren.example")
         p.feeds.entries[JINHUA_FEED] = [
             Entry("a1", "你好世界。", "<p>你好世界。</p>", "https://www.jinhua.example/a1",
                   pub="Wed, 25 Nov 2026 10:00:00 +0800")
