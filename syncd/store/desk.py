@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from ..intents import ReviewApproved, ReviewIntent, ReviewRejected, ReviewReopened
 from ..models import DeliveryRow, DeliveryState, Item, ItemRow, Translation
@@ -137,6 +139,26 @@ class QueuePage:
     counts: Mapping[str, int] = field(default_factory=dict)  # per status
 
 
+class _ItemsFirst(sa.sql.expression.Join):
+    """``items`` joined with ``deliveries``, items as the outer loop.
+
+    The queue's page is the newest items of a city: with items first, SQLite walks
+    ``ix_items_first_seen`` backwards and stops after one page (0.1 ms for the first
+    page of 10,000 drafts); left to itself it reads every delivery of the city and sorts
+    them (30 ms). SQLite's ``CROSS JOIN`` is its documented way to fix the order; the
+    join condition goes into WHERE. Other databases get a plain join."""
+
+    inherit_cache = True
+
+
+@compiles(_ItemsFirst, "sqlite")
+def _cross_join(element: _ItemsFirst, compiler: SQLCompiler, **kw: Any) -> str:
+    kw["asfrom"] = True
+    left = compiler.process(element.left, **kw)
+    right = compiler.process(element.right, **kw)
+    return f"{left} CROSS JOIN {right}"
+
+
 def _status_expr(r: Any) -> Any:
     d = deliveries_t.c
     held = d.state == DeliveryState.HELD.value
@@ -175,32 +197,82 @@ class DeskMixin:
     def desk_queue(
         self, city_id: str, language: str, flt: QueueFilter, *, limit: int = 50, offset: int = 0
     ) -> QueuePage:
-        """One page of a city's queue, newest first, with the count per status."""
+        """One page of a city's queue, newest first, with the count per status.
+
+        Two cheap passes instead of one wide join: the page's ids (and the counts) from
+        deliveries, items and decisions alone (translations only to filter on a flag),
+        then titles, versions and flags for those ids only; 10,000 drafts stay fast."""
         d = deliveries_t.c
         r = reviews_t.alias("r")
         t = translations_t.alias("t")
-        v = versions_t.alias("v")
-        shown = _shown_version()
-        status = _status_expr(r).label("status")
-        j = (
-            deliveries_t.join(items_t, items_t.c.id == d.item_id)
-            .join(v, sa.and_(v.c.item_id == d.item_id, v.c.version == shown))
-            .outerjoin(
-                t, sa.and_(t.c.item_id == d.item_id, t.c.version == shown, t.c.language == language)
-            )
-            .outerjoin(r, sa.and_(r.c.item_id == d.item_id, r.c.target_city == d.target_city))
+        status = _status_expr(r)
+        j = deliveries_t.join(items_t, items_t.c.id == d.item_id).outerjoin(
+            r, sa.and_(r.c.item_id == d.item_id, r.c.target_city == d.target_city)
         )
         where = [d.target_city == city_id, d.state != DeliveryState.SKIPPED.value]
+        if flt.flag:
+            j = j.join(
+                t,
+                sa.and_(
+                    t.c.item_id == d.item_id,
+                    t.c.version == _shown_version(),
+                    t.c.language == language,
+                ),
+            )
+            where.append(t.c.flags.contains(json.dumps({"kind": flt.flag})[1:-1]))
         if flt.source_id:
             where.append(items_t.c.source_id == flt.source_id)
-        if flt.flag:
-            where.append(t.c.flags.contains(json.dumps({"kind": flt.flag})[1:-1]))
         if flt.since is not None:
             where.append(items_t.c.first_seen_at >= flt.since)
         if flt.until is not None:
             where.append(items_t.c.first_seen_at < flt.until)
-        base = sa.select(status).select_from(j).where(*where).subquery()
-        counts_q = sa.select(base.c.status, sa.func.count()).group_by(base.c.status)
+        counts_q = (
+            sa.select(status.label("status"), sa.func.count())
+            .select_from(j)
+            .where(*where)
+            .group_by(sa.literal_column("status"))
+        )
+        # the same filters, driven from items in date order (see _ItemsFirst)
+        pj: Any = _ItemsFirst(items_t, deliveries_t, sa.true()).outerjoin(
+            r, sa.and_(r.c.item_id == d.item_id, r.c.target_city == d.target_city)
+        )
+        if flt.flag:
+            pj = pj.join(
+                t,
+                sa.and_(
+                    t.c.item_id == d.item_id,
+                    t.c.version == _shown_version(),
+                    t.c.language == language,
+                ),
+            )
+        page_q = (
+            sa.select(d.item_id, status.label("status"))
+            .select_from(pj)
+            .where(d.item_id == items_t.c.id, *where)
+        )
+        if flt.status:
+            page_q = page_q.where(status == flt.status)
+        page_q = (
+            page_q.order_by(items_t.c.first_seen_at.desc(), items_t.c.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        with self.engine.connect() as conn:
+            counts = {s: int(n) for s, n in conn.execute(counts_q)}
+            page = [(x.item_id, x.status) for x in conn.execute(page_q)]
+            rows = self._queue_rows(conn, city_id, language, page)
+        total = counts.get(flt.status, 0) if flt.status else sum(counts.values())
+        return QueuePage(rows, total, counts)
+
+    def _queue_rows(
+        self, conn: Connection, city_id: str, language: str, page: list[tuple[int, str]]
+    ) -> list[QueueRow]:
+        if not page:
+            return []
+        d = deliveries_t.c
+        t = translations_t.alias("t")
+        v = versions_t.alias("v")
+        shown = _shown_version()
         q = (
             sa.select(
                 d.item_id,
@@ -213,34 +285,37 @@ class DeskMixin:
                 v.c.published_at,
                 t.c.title,
                 t.c.flags,
-                status,
-            )
-            .select_from(j)
-            .where(*where)
-        )
-        if flt.status:
-            q = q.where(_status_expr(r) == flt.status)
-        q = q.order_by(items_t.c.first_seen_at.desc(), items_t.c.id.desc())
-        with self.engine.connect() as conn:
-            counts = {s: int(n) for s, n in conn.execute(counts_q)}
-            rows = [
-                QueueRow(
-                    item_id=x.item_id,
-                    source_id=x.source_id,
-                    url=x.url,
-                    original_title=x.original_title,
-                    title=x.title,
-                    first_seen_at=x.first_seen_at,
-                    published=x.published_at,
-                    state=DeliveryState(x.state),
-                    status=x.status,
-                    version=x.version,
-                    flags=tuple(dict.fromkeys(f["kind"] for f in json.loads(x.flags or "[]"))),
+            )  # fmt: skip
+            .select_from(
+                deliveries_t.join(items_t, items_t.c.id == d.item_id)
+                .join(v, sa.and_(v.c.item_id == d.item_id, v.c.version == shown))
+                .outerjoin(
+                    t,
+                    sa.and_(
+                        t.c.item_id == d.item_id, t.c.version == shown, t.c.language == language
+                    ),
                 )
-                for x in conn.execute(q.limit(limit).offset(offset))
-            ]
-        total = counts.get(flt.status, 0) if flt.status else sum(counts.values())
-        return QueuePage(rows, total, counts)
+            )
+            .where(d.target_city == city_id, d.item_id.in_([i for i, _s in page]))
+        )
+        found = {x.item_id: x for x in conn.execute(q)}
+        return [
+            QueueRow(
+                item_id=x.item_id,
+                source_id=x.source_id,
+                url=x.url,
+                original_title=x.original_title,
+                title=x.title,
+                first_seen_at=x.first_seen_at,
+                published=x.published_at,
+                state=DeliveryState(x.state),
+                status=status,
+                version=x.version,
+                flags=tuple(dict.fromkeys(f["kind"] for f in json.loads(x.flags or "[]"))),
+            )
+            for item_id, status in page
+            if (x := found.get(item_id)) is not None
+        ]
 
     @wrap_exceptions("reading a draft for the desk")
     def desk_draft(self, item_id: int, city_id: str, language: str) -> DeskDraft | None:
