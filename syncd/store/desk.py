@@ -206,45 +206,38 @@ class DeskMixin:
         r = reviews_t.alias("r")
         t = translations_t.alias("t")
         status = _status_expr(r)
-        j = deliveries_t.join(items_t, items_t.c.id == d.item_id).outerjoin(
-            r, sa.and_(r.c.item_id == d.item_id, r.c.target_city == d.target_city)
-        )
+        reviewed = sa.and_(r.c.item_id == d.item_id, r.c.target_city == d.target_city)
         where = [d.target_city == city_id, d.state != DeliveryState.SKIPPED.value]
+        # the counts read items only when a filter needs them (one lookup per draft less)
+        needs_items = bool(flt.flag or flt.source_id or flt.since or flt.until)
         if flt.flag:
-            j = j.join(
-                t,
-                sa.and_(
+            # a correlated EXISTS, not a join: the page's walk over items in date order
+            # stays the outer loop and stops after one page
+            where.append(
+                sa.exists().where(
                     t.c.item_id == d.item_id,
                     t.c.version == _shown_version(),
                     t.c.language == language,
-                ),
+                    t.c.flags.contains(json.dumps({"kind": flt.flag})[1:-1]),
+                )
             )
-            where.append(t.c.flags.contains(json.dumps({"kind": flt.flag})[1:-1]))
         if flt.source_id:
             where.append(items_t.c.source_id == flt.source_id)
         if flt.since is not None:
             where.append(items_t.c.first_seen_at >= flt.since)
         if flt.until is not None:
             where.append(items_t.c.first_seen_at < flt.until)
+        j: Any = deliveries_t
+        if needs_items:
+            j = j.join(items_t, items_t.c.id == d.item_id)
         counts_q = (
             sa.select(status.label("status"), sa.func.count())
-            .select_from(j)
+            .select_from(j.outerjoin(r, reviewed))
             .where(*where)
             .group_by(sa.literal_column("status"))
         )
         # the same filters, driven from items in date order (see _ItemsFirst)
-        pj: Any = _ItemsFirst(items_t, deliveries_t, sa.true()).outerjoin(
-            r, sa.and_(r.c.item_id == d.item_id, r.c.target_city == d.target_city)
-        )
-        if flt.flag:
-            pj = pj.join(
-                t,
-                sa.and_(
-                    t.c.item_id == d.item_id,
-                    t.c.version == _shown_version(),
-                    t.c.language == language,
-                ),
-            )
+        pj: Any = _ItemsFirst(items_t, deliveries_t, sa.true()).outerjoin(r, reviewed)
         page_q = (
             sa.select(d.item_id, status.label("status"))
             .select_from(pj)
