@@ -37,6 +37,7 @@ PURE = (
     "syncd.translate.glossary",
     "syncd.translate.checks",
     "syncd.translate.edit",
+    "syncd.translate.suggest",
     "syncd.review",
 )
 #: syncd's modules that talk to the outside world (or wire those that do)

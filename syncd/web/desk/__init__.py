@@ -40,6 +40,7 @@ def routes(ctx: WebContext) -> list[BaseRoute]:
             Route("/draft/{item_id:int}/edit", desk.edit, methods=["POST"]),
             Route("/draft/{item_id:int}/decide", desk.decide, methods=["POST"]),
             Route("/audit", desk.audit),
+            Route("/glossary", desk.glossary),
             Mount("/static", StaticFiles(directory=Path(__file__).parent / "static")),
         ],
         middleware=[Middleware(SecurityHeaders)],

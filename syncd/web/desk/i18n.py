@@ -12,6 +12,18 @@ NAMES = {"de": "Deutsch", "zh": "中文", "en": "English"}
 HTML_LANG = {"de": "de", "zh": "zh-Hans", "en": "en"}
 
 _EN = {
+    "nav.glossary": "Glossary suggestions",
+    "glossary.title": "Glossary suggestions for {city}",
+    "glossary.hint": (
+        "Terms editors corrected the same way at least twice. Add the source form and "
+        "copy the lines into glossary.toml, so the models get them right from now on."
+    ),
+    "glossary.none": "No suggestions yet.",
+    "glossary.machine": "The models wrote",
+    "glossary.editor": "Editors wrote",
+    "glossary.count": "Times",
+    "glossary.example": "Example",
+    "glossary.toml": "glossary.toml",
     "desk": "Editors' desk",
     "skip": "Skip to content",
     "login.title": "Sign in",
@@ -124,6 +136,18 @@ _EN = {
 }
 
 _DE = {
+    "nav.glossary": "Glossar-Vorschläge",
+    "glossary.title": "Glossar-Vorschläge für {city}",
+    "glossary.hint": (
+        "Begriffe, die die Redaktion mindestens zweimal gleich korrigiert hat. Die "
+        "Ausgangsform ergänzen und die Zeilen in glossary.toml übernehmen."
+    ),
+    "glossary.none": "Noch keine Vorschläge.",
+    "glossary.machine": "Die Modelle schrieben",
+    "glossary.editor": "Die Redaktion schrieb",
+    "glossary.count": "Mal",
+    "glossary.example": "Beispiel",
+    "glossary.toml": "glossary.toml",
     "desk": "Redaktionsdesk",
     "skip": "Zum Inhalt springen",
     "login.title": "Anmelden",
@@ -236,6 +260,15 @@ _DE = {
 }
 
 _ZH = {
+    "nav.glossary": "术语建议",
+    "glossary.title": "{city}术语建议",
+    "glossary.hint": "编辑至少两次以相同方式修改的词语。补上原文词形后，将这些行加入 glossary.toml。",
+    "glossary.none": "暂无建议。",
+    "glossary.machine": "模型译为",
+    "glossary.editor": "编辑改为",
+    "glossary.count": "次数",
+    "glossary.example": "例句",
+    "glossary.toml": "glossary.toml",
     "desk": "编辑台",
     "skip": "跳到正文",
     "login.title": "登录",

@@ -28,7 +28,7 @@ from ...models import DeliveryState, marker_for
 from ...review import Decision, ReviewRefused, approved_translation
 from ...store.desk import STATUSES, QueueFilter
 from ...store.editors import EditorRow, SessionRow
-from ...translate import edit
+from ...translate import edit, suggest
 from ..context import WebContext
 from . import i18n, service, views
 from .auth import LOGIN_COOKIE, SESSION_COOKIE, Sessions, Throttle, same
@@ -404,6 +404,28 @@ class Desk:
             request, "audit.html", session.language, rows=rows, page_no=page,
             pages=max(1, math.ceil(total / size)), total=total,
             local=self._local(editor.city_id), **self._common(session, editor),
+        )  # fmt: skip
+
+    # ------------------------------------------------------------------ glossary
+
+    async def glossary(self, request: Request) -> Response:
+        return await self._protected(request, self._glossary)
+
+    def _glossary(
+        self, request: Request, session: SessionRow, editor: EditorRow, _f: Mapping[str, str]
+    ) -> Response:
+        city = self.app.config.city(editor.city_id)
+        partners = self.app.config.partners(city.id)
+        source_language = partners[0].language if partners else city.language
+        rows = self.app.store.all_corrections(city.id)
+        found = suggest.suggestions(
+            [suggest.Correction(c.source, c.machine, c.target) for c in rows], city.language
+        )
+        return self.render(
+            request, "glossary.html", session.language,
+            suggestions=[(s, suggest.toml_lines(s, city.language, source_language))
+                         for s in found],
+            **self._common(session, editor),
         )  # fmt: skip
 
 
