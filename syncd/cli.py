@@ -56,15 +56,18 @@ def _app(
     scratch: bool = False,
     translate: bool = False,
     owner: str | None = None,
+    create: bool = False,
 ) -> App:
     """The command's parts from ``make_app``; ``scratch``: records nothing (an in-memory
     store); ``translate``: build the translator now, so a bad glossary stops the
     command before any work (other commands never build one); ``owner``: the command
-    runs passes, so it owns the state (one process per state) and may create it."""
+    runs passes, so it owns the state (one process per state) and may create it;
+    ``create``: may create the store without owning it (``editors add`` while the
+    daemon runs)."""
     from .app import make_app
 
     try:
-        app = make_app(cfg, scratch=scratch, owner=owner, create=owner is not None)
+        app = make_app(cfg, scratch=scratch, owner=owner, create=create or owner is not None)
     except SyncdError as exc:
         raise _Failed.of(exc) from exc
     if translate:
@@ -158,7 +161,7 @@ def sync_cmd(ctx: click.Context) -> None:
     click.echo(
         f"drafts: {delivered.created} created, {delivered.updated} updated, {delivered.adopted} adopted, "
         f"{delivered.handed_off} left to editors, {delivered.failed} failed, {delivered.parked} parked, "
-        f"{delivered.waiting_for_models} waiting for models"
+        f"{delivered.waiting_for_models} waiting for models, {delivered.held} held in the desk"
     )
     for line in delivered.errors[:20]:
         click.echo(f"  error: {line}")
@@ -456,6 +459,129 @@ def sources_test(ctx: click.Context, source_id: str) -> None:
         click.echo(f"warning: {w}")
     for e in result.entry_errors:
         click.echo(f"dropped: {e}")
+
+
+@main.group()
+def editors() -> None:
+    """Manage the editors who sign in to the desk (names, cities, languages)."""
+
+
+def _read_password(password_stdin: bool, confirm: bool = True) -> str:
+    from .passwords import problem
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=confirm)
+    why = problem(password)
+    if why:
+        raise click.ClickException(why)
+    return password
+
+
+@editors.command("add")
+@click.argument("name")
+@click.option("--city", "city_id", required=True, help="The city whose drafts the editor reviews.")
+@click.option(
+    "--language",
+    type=click.Choice(["de", "zh", "en"]),
+    required=True,
+    help="The desk's language for this editor (switchable in the desk).",
+)
+@click.option("--email", default=None, help="Address for e-mail digests (optional).")
+@click.option(
+    "--password-stdin", is_flag=True, help="Read the password from the first line of stdin."
+)
+@click.pass_context
+def editors_add(
+    ctx: click.Context,
+    name: str,
+    city_id: str,
+    language: str,
+    email: str | None,
+    password_stdin: bool,
+) -> None:
+    """Add editor NAME of a city; prompts for the password unless --password-stdin."""
+    import re
+
+    from .passwords import hash_password
+
+    cfg = _load(ctx)
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}", name):
+        raise click.ClickException(
+            "a name is 1 to 64 letters, digits, '.', '_', '@' or '-' (no spaces)"
+        )
+    if city_id not in {c.id for c in cfg.cities}:
+        raise click.ClickException(
+            f"no city {city_id!r}; known: {', '.join(c.id for c in cfg.cities)}"
+        )
+    if email is not None and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
+        raise click.ClickException(f"not an e-mail address: {email!r}")
+    password = _read_password(password_stdin)
+    app = _app(ctx, cfg, create=True)
+    try:
+        added = app.store.add_editor(
+            name, city_id, language, email, hash_password(password), app.clock()
+        )
+    finally:
+        app.close()
+    if not added:
+        raise click.ClickException(f"an editor named {name!r} exists already")
+    click.echo(f"added editor {name} ({city_id}, {language})")
+
+
+@editors.command("list")
+@click.pass_context
+def editors_list(ctx: click.Context) -> None:
+    """List the editors: name, city, language, e-mail, since when."""
+    app = _app(ctx, _load(ctx))
+    try:
+        rows = app.store.editors()
+    finally:
+        app.close()
+    if not rows:
+        click.echo("no editors; add one with `syncd editors add NAME --city ID --language de`")
+    for e in rows:
+        click.echo(
+            f"{e.name}\t{e.city_id}\t{e.language}\t{e.email or '-'}\tsince {e.created_at:%Y-%m-%d}"
+        )
+
+
+@editors.command("remove")
+@click.argument("name")
+@click.pass_context
+def editors_remove(ctx: click.Context, name: str) -> None:
+    """Remove editor NAME; their sessions end at once."""
+    app = _app(ctx, _load(ctx))
+    try:
+        removed = app.store.remove_editor(name, app.clock())
+    finally:
+        app.close()
+    if not removed:
+        raise click.ClickException(f"no editor named {name!r}")
+    click.echo(f"removed editor {name}")
+
+
+@editors.command("passwd")
+@click.argument("name")
+@click.option(
+    "--password-stdin", is_flag=True, help="Read the password from the first line of stdin."
+)
+@click.pass_context
+def editors_passwd(ctx: click.Context, name: str, password_stdin: bool) -> None:
+    """Set a new password for editor NAME; their sessions end at once."""
+    from .passwords import hash_password
+
+    cfg = _load(ctx)
+    password = _read_password(password_stdin)
+    app = _app(ctx, cfg)
+    try:
+        changed = app.store.set_password(name, hash_password(password), app.clock())
+    finally:
+        app.close()
+    if not changed:
+        raise click.ClickException(f"no editor named {name!r}")
+    click.echo(f"new password set for {name}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -204,6 +204,48 @@ class AlertsConfig:
 
 
 @dataclass(frozen=True)
+class DeskConfig:
+    """The editors' desk on the web front door (``/desk``)."""
+
+    #: how long a sign-in lasts; the editor signs in again after it
+    session_lifetime: Duration = field(default_factory=lambda: Duration(hours=8))
+    #: failed sign-ins allowed for one editor name within ``throttle_window``
+    max_failures_per_account: int = 5
+    #: failed sign-ins allowed from one address within ``throttle_window``
+    max_failures_per_address: int = 20
+    #: how long failed sign-ins count
+    throttle_window: Duration = field(default_factory=lambda: Duration(minutes=15))
+    #: drafts on one page of the queue
+    page_size: int = 50
+    #: the desk's address for links in e-mails ("https://…/desk"); "": from [web] listen
+    url: str = ""
+    #: at most one e-mail digest per editor per this period
+    digest_every: Duration = field(default_factory=lambda: Duration(hours=24))
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    """Where the desk's e-mail digests go out."""
+
+    #: the mail server; empty: no digests are sent
+    host: str = ""
+    #: 587 with ``starttls``, 465 with ``tls``, 25 for a local relay
+    port: int = 587
+    #: upgrade the connection with STARTTLS (refuse to send if the server cannot)
+    starttls: bool = True
+    #: implicit TLS from the first byte (port 465)
+    tls: bool = False
+    #: the account to sign in with; empty: no sign-in (a local relay)
+    username: str = ""
+    #: its password by reference, never inline
+    password: Secret | None = None
+    #: the From address of digests
+    sender: str = "syncd@localhost"
+    #: seconds a connection may take
+    timeout: Duration = field(default_factory=lambda: Duration(seconds=30))
+
+
+@dataclass(frozen=True)
 class LogConfig:
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["text", "json"] = "text"
@@ -239,6 +281,8 @@ class CityConfig:
     target: TargetConfig
     #: how the city's own name is written in each language (for attributions)
     names: Mapping[str, str] = field(default_factory=dict)
+    #: "desk": drafts wait in the desk for an editor's approval; "target": sent at once
+    review: Literal["desk", "target"] = "target"
 
     @property
     def tz(self) -> ZoneInfo:
@@ -262,6 +306,8 @@ class Config:
     web: WebConfig = field(default_factory=WebConfig)
     health: HealthConfig = field(default_factory=HealthConfig)
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
+    desk: DeskConfig = field(default_factory=DeskConfig)
+    smtp: SmtpConfig = field(default_factory=SmtpConfig)
 
     @property
     def base_dir(self) -> Path:
@@ -522,7 +568,7 @@ def _parse_target(ctx: _Ctx, key: str, raw: Any) -> TargetConfig:
 def _parse_city(ctx: _Ctx, key: str, raw: Any) -> CityConfig:
     if not isinstance(raw, dict):
         ctx.fail(key, "expected a table")
-    allowed = {"id", "name", "language", "timezone", "sources", "target", "names"}
+    allowed = {"id", "name", "language", "timezone", "sources", "target", "names", "review"}
     for k in raw:
         if k not in allowed:
             ctx.fail(f"{key}.{k}", f"unknown key; expected one of: {', '.join(sorted(allowed))}")
@@ -549,7 +595,8 @@ def _parse_city(ctx: _Ctx, key: str, raw: Any) -> CityConfig:
     )
     target = _parse_target(ctx, f"{key}.target", raw["target"])
     names = _convert(ctx, f"{key}.names", dict[str, str], raw.get("names", {}))
-    return CityConfig(cid, name, lang, tzname, sources, target, names)
+    review = _convert(ctx, f"{key}.review", Literal["desk", "target"], raw.get("review", "target"))
+    return CityConfig(cid, name, lang, tzname, sources, target, names, review)
 
 
 def parse(data: dict[str, Any], path: Path, *, kinds: KindSpecs) -> Config:
@@ -566,6 +613,8 @@ def parse(data: dict[str, Any], path: Path, *, kinds: KindSpecs) -> Config:
         "web": WebConfig,
         "health": HealthConfig,
         "alerts": AlertsConfig,
+        "desk": DeskConfig,
+        "smtp": SmtpConfig,
     }
     allowed = set(sections) | {"cities", "partnerships"}
     for k in data:
@@ -606,6 +655,14 @@ def parse(data: dict[str, Any], path: Path, *, kinds: KindSpecs) -> Config:
                     f"duplicate source id {s.id!r} (also in {source_ids[s.id]})",
                 )
             source_ids[s.id] = c.id
+    if not listen:
+        for i, c in enumerate(cities):
+            for j, s in enumerate(c.sources):
+                if s.enabled and getattr(kinds.sources[s.kind], "pushed", False):
+                    ctx.fail(
+                        f"cities[{i}].sources[{j}]",
+                        "a pushed source is served on the web front door: set [web] listen",
+                    )
     raw_parts = data.get("partnerships", [])
     if not isinstance(raw_parts, list):
         ctx.fail("partnerships", "expected a list of [[partnerships]] tables")

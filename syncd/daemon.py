@@ -148,6 +148,14 @@ class Daemon:
         except Exception:
             log.exception("job-crashed", job="deliver")
 
+    def _digest_job(self) -> None:
+        from . import digest
+
+        try:
+            digest.send_due(self.app)
+        except Exception:
+            log.exception("job-crashed", job="digest")
+
     def _alerts_job(self) -> None:
         if self.stop_event.is_set():
             return
@@ -196,6 +204,8 @@ class Daemon:
             self.scheduler.add_job(
                 self._alerts_job, "interval", seconds=ALERTS_EVERY.total_seconds(), id="alerts"
             )
+        if self.app.config.smtp.host:  # the desk's e-mail digests (syncd.digest)
+            self.scheduler.add_job(self._digest_job, "interval", minutes=5, id="digest")
         self.state = RunState.STARTED
         enabled = [s for _c, s in self.app.config.sources() if s.enabled]
         log.info("started", sources=len(enabled), pid=os.getpid())

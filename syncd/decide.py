@@ -19,6 +19,11 @@ the stored rows and returns intents (``syncd.intents``) that the store applies w
 - leases (several replicas on one PostgreSQL): how long a claim holds and who may
   take a lease another process left (``lease_claim``).
 
+- the editors' desk (a city with ``review = "desk"``): a translated draft is held
+  there (``Action.HOLD``, ``hold_for_review``) and goes to the target only once an
+  editor approved it; a source change after review sends it back to the desk. What
+  an editor may do with a draft in which state is in ``syncd.review``.
+
 What to tell the operator is decided in ``syncd.health`` (``operator_alerts``).
 """
 
@@ -33,6 +38,7 @@ from .identity import city_key, enrich
 from .intents import (
     ChangedItem,
     HandOff,
+    HoldForReview,
     LeaseClaim,
     MarkCreating,
     NewAlias,
@@ -137,6 +143,7 @@ class Action(enum.StrEnum):
     RECONCILE = "reconcile"
     UPDATE = "update"  # the item changed; rewrite the draft if still ours
     NOTE_REVIEWED = "note-reviewed"  # changed after an editor took over: record, don't write
+    HOLD = "hold"  # translate the current version and hold it in the editors' desk
 
 
 def delivery_action(
@@ -147,29 +154,66 @@ def delivery_action(
     changed_after_review: bool,
     target_healthy: bool,
     now: datetime,
+    *,
+    desk: bool = False,
+    review_version: int | None = None,
+    has_remote: bool = False,
 ) -> Action:
-    """What to do next for one item at one target."""
+    """What to do next for one item at one target.
+
+    ``desk``: the target city reviews in the editors' desk, so a new or changed item
+    is held there (``HOLD``) instead of written; ``review_version`` is the version the
+    desk holds or approved; ``has_remote``: a draft of an earlier version is at the
+    target (an approved new version updates it, if still untouched there).
+    """
     if state in (DeliveryState.SKIPPED, DeliveryState.PARKED):
         return Action.NOTHING
     if state.hands_off:
-        if (
-            written_version is not None
-            and current_version > written_version
-            and not changed_after_review
-        ):
+        if written_version is None:  # rejected in the desk: never written anywhere
+            if (
+                review_version is not None
+                and current_version > review_version
+                and not changed_after_review
+            ):
+                return Action.NOTE_REVIEWED
+            return Action.NOTHING
+        if current_version > written_version and not changed_after_review:
             return Action.NOTE_REVIEWED
         return Action.NOTHING
+    if desk and _needs_review(state, written_version, current_version, review_version):
+        if next_attempt_at is not None and next_attempt_at > now:
+            return Action.WAIT
+        return Action.HOLD
+    if state is DeliveryState.HELD and (desk or review_version is None):
+        return Action.NOTHING  # waits for an editor (or has nothing held yet)
     if not target_healthy:
         return Action.WAIT
     if next_attempt_at is not None and next_attempt_at > now:
         return Action.WAIT
-    if state in (DeliveryState.CREATING, DeliveryState.PENDING):
+    if state is DeliveryState.APPROVED:
+        # an approved first version is created (looked up first, as every create);
+        # an approved later version rewrites the draft if still syncd's there
+        return Action.UPDATE if has_remote else Action.RECONCILE
+    if state in (DeliveryState.CREATING, DeliveryState.PENDING, DeliveryState.HELD):
         # never create without looking first: a store that was lost, reset or
         # restored from an old backup knows nothing of drafts made meanwhile (promise 9)
+        # (HELD here: the city no longer reviews in the desk; the draft goes out as now)
         return Action.RECONCILE
     if state is DeliveryState.PUSHED and (written_version or 0) < current_version:
         return Action.UPDATE
     return Action.NOTHING
+
+
+def _needs_review(
+    state: DeliveryState, written: int | None, current: int, review_version: int | None
+) -> bool:
+    """A desk city's draft that must be (re)translated and held for an editor: new,
+    changed at the source while held, or changed after it reached the target."""
+    if state is DeliveryState.PENDING:
+        return True
+    if state is DeliveryState.HELD:
+        return review_version is None or review_version < current
+    return state is DeliveryState.PUSHED and (written or 0) < current
 
 
 def backoff(attempt: int, base: timedelta, cap: timedelta, rand: float) -> timedelta:
@@ -494,8 +538,23 @@ class FailureKind(enum.StrEnum):
     REJECTED = "rejected"  # the target refused this item (400): retrying cannot help
 
 
-def mark_creating(d: DeliveryRow, item: ItemRow) -> MarkCreating:
-    return MarkCreating(d.item_id, d.target_city, item.current_version)
+def mark_creating(d: DeliveryRow, item: ItemRow, version: int | None = None) -> MarkCreating:
+    """Write-ahead of the create of ``version`` (default: the item's current one; an
+    approved draft: the version the editor approved)."""
+    return MarkCreating(d.item_id, d.target_city, version or item.current_version)
+
+
+def hold_for_review(d: DeliveryRow, item: ItemRow) -> HoldForReview:
+    """The current version, translated, waits in the desk for an editor."""
+    return HoldForReview(d.item_id, d.target_city, item.current_version)
+
+
+def delivered_version(d: DeliveryRow, item: ItemRow) -> int:
+    """Which version a delivery step writes: the approved one for an approved draft
+    (the editor's text is of that version), else the item's current one."""
+    if d.state is DeliveryState.APPROVED and d.review_version is not None:
+        return d.review_version
+    return item.current_version
 
 
 def written(

@@ -181,4 +181,5 @@ def build_draft(
         flags=translation.flags,
         packages=translation.packages,
         original_body_html=item.body_html,
+        original_summary=item.summary,
     )

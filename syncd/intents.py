@@ -14,6 +14,9 @@ No column names cross from the pipeline to the store: the type says what is reco
     DeliveryIntent                   one step of one delivery
       MarkCreating | RecordWritten | HandOff | NoteReviewed
       | RecordFailure | Park | WaitForModels | WaitForTarget
+      | HoldForReview                a translated draft waits in the editors' desk
+    ReviewIntent                     an editor's decision in the desk (with the audit)
+      ReviewApproved | ReviewRejected | ReviewReopened
     TargetHealthChange               a target turns unhealthy or healthy again
     LeaseClaim                       take (or renew) row leases: sources, deliveries
     TargetContact                    a pass reached a target, or failed to
@@ -197,6 +200,56 @@ class WaitForTarget:
     reason: str
 
 
+@dataclass(frozen=True)
+class HoldForReview:
+    """The city reviews in the desk: the translated ``version`` waits there for an
+    editor instead of going to the target."""
+
+    item_id: int
+    target_city: str
+    version: int
+
+
+# -------------------------------------------------------------- the editors' desk
+
+
+@dataclass(frozen=True)
+class ReviewApproved:
+    """An editor approved ``version`` (with their edits, stored by the desk): the next
+    delivery step hands it to the target, exactly once."""
+
+    item_id: int
+    target_city: str
+    version: int
+    editor: str
+
+
+@dataclass(frozen=True)
+class ReviewRejected:
+    """An editor rejected ``version``: it never reaches the target."""
+
+    item_id: int
+    target_city: str
+    version: int
+    editor: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class ReviewReopened:
+    """An editor asked for a new translation (new models were installed, say): the
+    stored translation of ``version`` is dropped and the draft goes back to the desk
+    once translated again."""
+
+    item_id: int
+    target_city: str
+    version: int
+    language: str
+    editor: str
+
+
+ReviewIntent = ReviewApproved | ReviewRejected | ReviewReopened
+
 DeliveryIntent = (
     MarkCreating
     | RecordWritten
@@ -206,6 +259,10 @@ DeliveryIntent = (
     | Park
     | WaitForModels
     | WaitForTarget
+    | HoldForReview
+    | ReviewApproved
+    | ReviewRejected
+    | ReviewReopened
 )
 
 

@@ -359,9 +359,10 @@ def _jpage() -> SourceKind:
 def _inbound() -> SourceKind:
     from .sources import inbound
 
+    # served on the web front door (syncd.web.inbound): no listener of its own
     return PushedKind(
         "inbound", inbound.Options, inbound.check_options, inbound.InboundSource,
-        inbound.servers_for,
+        inbound.servers_for, needs=frozenset({Service.QUEUE, Service.CLOCK}),
     )  # fmt: skip
 
 
@@ -373,6 +374,14 @@ def _outbox() -> TargetKind:
 
     return ModuleTargetKind(
         "outbox", outbox.Options, outbox.make, frozenset({Service.CLOCK}), _outbox_folders
+    )
+
+
+def _feed_target() -> TargetKind:
+    from .targets import feed
+
+    return ModuleTargetKind(
+        "feed", feed.Options, feed.make, frozenset({Service.CLOCK}), _outbox_folders
     )
 
 
@@ -391,5 +400,7 @@ def _wordpress() -> TargetKind:
 #: every kind syncd knows: a new kind is one module and one line here
 TABLE = Table(
     sources=_Lazy({"feed": _feed, "html": _html, "jpage": _jpage, "inbound": _inbound}),
-    targets=_Lazy({"outbox": _outbox, "webhook": _webhook, "wordpress": _wordpress}),
+    targets=_Lazy(
+        {"outbox": _outbox, "webhook": _webhook, "wordpress": _wordpress, "feed": _feed_target}
+    ),
 )

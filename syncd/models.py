@@ -100,6 +100,10 @@ class DeliveryState(enum.StrEnum):
     REJECTED = "rejected"  # deleted/trashed by an editor: never re-created
     PARKED = "parked"  # gave up after N attempts; `syncd retry` re-queues
     SKIPPED = "skipped"  # filtered: too old at first activation, echo, …
+    #: translated and waiting in the editors' desk (a city with ``review = "desk"``)
+    HELD = "held"
+    #: approved in the desk: handed to the target by the next delivery step
+    APPROVED = "approved"
 
     @property
     def hands_off(self) -> bool:
@@ -140,8 +144,32 @@ class QualityFlag:
 
 
 @dataclass(frozen=True)
+class Segment:
+    """One sentence of a translated field, aligned for the editors' desk.
+
+    ``field`` is ``title``, ``summary`` or ``body``; ``index`` counts the field's
+    sentences from 0 (the ``QualityFlag.sentence`` of flags on this sentence);
+    ``block`` counts the field's blocks (paragraphs, headings, list items) from 0.
+    ``source``, ``pivot`` and ``target`` are plain text (``pivot`` empty without an
+    English pivot); ``target_html`` is the translated sentence with its inline markup
+    as it was assembled into the body.
+    """
+
+    field: str
+    block: int
+    index: int
+    source: str
+    target: str
+    pivot: str = ""
+    target_html: str = ""
+
+
+@dataclass(frozen=True)
 class Translation:
-    """An item's text in one target language, with the English pivot when used."""
+    """An item's text in one target language, with the English pivot when used.
+
+    ``segments`` align it sentence by sentence with the original (empty when the
+    translator did not say: the desk then shows whole fields side by side)."""
 
     language: str
     title: str
@@ -150,6 +178,7 @@ class Translation:
     pivot: Mapping[str, str] | None = None  # {"title":…, "summary":…, "body_html":…}
     flags: tuple[QualityFlag, ...] = ()
     packages: tuple[str, ...] = ()  # "translate-de_en@1.0", …
+    segments: tuple[Segment, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -179,6 +208,7 @@ class Draft:
     flags: tuple[QualityFlag, ...] = ()
     packages: tuple[str, ...] = ()
     original_body_html: str = ""
+    original_summary: str = ""
 
 
 # ---------------------------------------------------------------- what sources give
@@ -309,6 +339,9 @@ class DeliveryRow:
     note: str | None  # why skipped / what an editor did
     created_at: datetime
     updated_at: datetime
+    #: the item version in the editors' desk (held or approved there); None when the
+    #: desk never had it (a city with ``review = "target"``)
+    review_version: int | None = None
 
 
 @dataclass(frozen=True)

@@ -20,9 +20,12 @@ Delivering (``deliver``), for the deliveries of some sources or all, in batches 
 leased deliveries (one replica carries a delivery at a time)::
 
     while batch = store.claim_deliveries(lease, after the last batch):
-      for each: action = decide.delivery_action(state, versions, due time, health)
+      for each: action = decide.delivery_action(state, versions, due time, health,
+                                                the target city's review, desk version)
       translate every (item, version, language) the actions need, in ONE batch
       for each action, each step recorded by store.apply_delivery(decide.…):
+        HOLD:      hold_for_review (a desk city: the draft waits for an editor)
+        (an approved draft carries the editor's text of the approved version)
         CREATE:    mark_creating (write-ahead, fenced by the lease) → target.create → written
         RECONCILE: target.find(marker) → written (adopted), or CREATE
         UPDATE:    target.inspect → OURS: target.update → written
@@ -43,7 +46,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from . import decide, logs
+from . import decide, logs, review
 from .decide import Action
 from .draft import build_draft, translatable_body
 from .errors import (
@@ -65,6 +68,7 @@ from .errors import (
 from .intents import Park
 from .models import (
     DeliveryRow,
+    DeliveryState,
     Draft,
     FetchResult,
     Item,
@@ -78,6 +82,7 @@ from .models import (
 from .redact import redact_text
 from .sources import SourceState
 from .translate import TranslationRequest
+from .translate.edit import normalize, remembered
 
 if TYPE_CHECKING:
     from .app import App
@@ -108,6 +113,7 @@ class DeliverResult:
     failed: int = 0
     parked: int = 0
     waiting_for_models: int = 0
+    held: int = 0  # translated and waiting in the editors' desk
     errors: list[str] = field(default_factory=list)
 
 
@@ -278,6 +284,8 @@ def _deliver_batch(
         action = decide.delivery_action(
             d.state, d.written_version, it.current_version, d.next_attempt_at,
             d.changed_after_review, healthy[d.target_city], now,
+            desk=app.config.city(d.target_city).review == "desk",
+            review_version=d.review_version, has_remote=d.remote_id is not None,
         )  # fmt: skip
         if action is not Action.NOTHING:
             log.debug("decided", item=it.key, target=d.target_city, state=d.state.value,
@@ -297,7 +305,7 @@ def _deliver_batch(
                 log.info("stopping", reason="signal", left=len(work) - n)
                 break
             city = w.delivery.target_city
-            if not healthy[city] and w.action is not Action.NOTE_REVIEWED:
+            if not healthy[city] and w.action not in (Action.NOTE_REVIEWED, Action.HOLD):
                 continue
             outcome, error = decide.ContactOutcome.NONE, ""
             try:
@@ -328,7 +336,8 @@ def _deliver_batch(
 
 
 def _translation_key(w: _Work, app: App) -> tuple[int, int, str]:
-    return (w.item.id, w.item.current_version, app.config.city(w.delivery.target_city).language)
+    version = decide.delivered_version(w.delivery, w.item)
+    return (w.item.id, version, app.config.city(w.delivery.target_city).language)
 
 
 def _translate_all(
@@ -338,18 +347,20 @@ def _translate_all(
     store = app.store
     have: dict[tuple[int, int, str], Translation | TranslateError] = {}
     need: dict[tuple[int, int, str], TranslationRequest] = {}
+    city_of: dict[tuple[int, int, str], str] = {}
     for w in work:
         key = _translation_key(w, app)
         if key in have or key in need:
             continue
+        city_of[key] = w.delivery.target_city
         t = store.translation(*key)
         if t is not None:
             have[key] = t
             continue
-        item = w.content = store.item_version(w.item.id, w.item.current_version)
+        item = w.content = store.item_version(w.item.id, key[1])
         src_lang = app.config.city(w.item.city_id).language
         need[key] = TranslationRequest(
-            ref=f"{w.item.id}:{w.item.current_version}:{key[2]}",
+            ref=f"{w.item.id}:{key[1]}:{key[2]}",
             source_language=src_lang,
             target_language=key[2],
             title=item.title,
@@ -361,9 +372,10 @@ def _translate_all(
         results = app.translator.translate([need[k] for k in keys])
         now = app.clock()
         for k, r in zip(keys, results, strict=True):
-            have[k] = r
             if isinstance(r, Translation):
+                r = _with_corrections(app, city_of[k], need[k], r)
                 store.save_translation(k[0], k[1], r, now)
+            have[k] = r
         waiting = [r for r in results if isinstance(r, ModelMissing)]
         if waiting:  # said as such, not as translations that failed
             routes = sorted({f"{r.from_code}->{r.to_code}" for r in waiting})
@@ -372,6 +384,20 @@ def _translate_all(
             log.info("translated", requests=len(results) - len(waiting),
                      ok=sum(isinstance(r, Translation) for r in results))  # fmt: skip
     return have
+
+
+def _with_corrections(
+    app: App, city_id: str, req: TranslationRequest, t: Translation
+) -> Translation:
+    """Sentences the city's editors corrected before take the editor's version, marked
+    (``translate.edit.remembered``)."""
+    if not t.segments:
+        return t
+    found = app.store.corrections(city_id, [normalize(s.source) for s in t.segments])
+    if not found:
+        return t
+    memory = {src: c.target for src, c in found.items()}
+    return remembered(t, req.body_html, req.source_language, memory)
 
 
 def _step(
@@ -397,12 +423,23 @@ def _step(
     if isinstance(translation, TranslateError) or translation is None:
         _fail(app, w, translation or TranslateError("no translation"), out)
         return False
+    if w.action is Action.HOLD:
+        store.apply_delivery(decide.hold_for_review(d, it), app.clock())
+        log.info("held-for-review", item=it.key, target=d.target_city, version=it.current_version)
+        out.held += 1
+        return False
+    version = decide.delivered_version(d, it)
+    if d.state is DeliveryState.APPROVED:
+        text = store.desk_text(it.id, d.target_city, version)
+        translation = review.approved_translation(
+            translation, None if text is None else (text.title, text.summary, text.body_html)
+        )
     target = app.target(d.target_city)
-    item = w.content or store.item_version(it.id, it.current_version)
+    item = w.content or store.item_version(it.id, version)
     draft = build_draft(
         marker=marker_for(it.source_id, it.key, d.target_city),
         item=item,
-        version=it.current_version,
+        version=version,
         translation=translation,
         source_city=app.config.city(it.city_id),
         target_city=app.config.city(d.target_city),
@@ -418,9 +455,9 @@ def _step(
         action = Action.CREATE
     if action is Action.CREATE:
         # write-ahead: a crash after the remote create is reconciled, not re-created
-        store.apply_delivery(decide.mark_creating(d, it), app.clock(), holder=app.holder)
+        store.apply_delivery(decide.mark_creating(d, it, version), app.clock(), holder=app.holder)
         remote = target.create(draft)
-        _record_written(app, w, remote, it.current_version, "created")
+        _record_written(app, w, remote, version, "created")
         out.created += 1
         return True
     if action is Action.UPDATE:
@@ -436,7 +473,7 @@ def _step(
             _hand_off(app, w, exc.status, changed=True)
             out.handed_off += 1
             return True
-        _record_written(app, w, new_remote, it.current_version, "updated")
+        _record_written(app, w, new_remote, version, "updated")
         out.updated += 1
     return True
 
@@ -448,7 +485,8 @@ def _adopt(
     (promise 9). Trashed or deleted → rejected, published or edited → hands off; an
     untouched one is brought to the current version."""
     d, it = w.delivery, w.item
-    _record_written(app, w, found, d.written_version or it.current_version, "adopted")
+    version = decide.delivered_version(d, it)
+    _record_written(app, w, found, d.written_version or version, "adopted")
     out.adopted += 1
     status = target.inspect(found) if target.inspectable else RemoteStatus.OURS
     if status is not RemoteStatus.OURS:
@@ -460,7 +498,7 @@ def _adopt(
         except TargetGone as exc:  # an editor got there meanwhile
             _hand_off(app, w, exc.status, changed=False)
             return
-        _record_written(app, w, remote, it.current_version, "updated")
+        _record_written(app, w, remote, version, "updated")
 
 
 def _hand_off(app: App, w: _Work, status: RemoteStatus, *, changed: bool) -> None:

@@ -99,9 +99,14 @@ def test_a_scratch_app_records_nothing_and_a_store_is_not_also_scratch(tmp_path:
 def daemon_config(tmp_path: Path, server: LoopbackServer) -> Config:
     inbound = (
         '{ id = "jinhua-push", kind = "inbound", interval = "30s", '
-        'secret = { env = "SYNCD_TEST_PUSH_SECRET" }, listen = "127.0.0.1:0" }'
+        'secret = { env = "SYNCD_TEST_PUSH_SECRET" } }'
     )
-    path = write_config(tmp_path, feed_source("dueren-news", f"{server.url}/de.xml"), inbound)
+    path = write_config(
+        tmp_path,
+        feed_source("dueren-news", f"{server.url}/de.xml"),
+        inbound,
+        extra='[web]\nlisten = "127.0.0.1:0"',  # the pushes come in on the front door
+    )
     return load(path, kinds=TABLE)
 
 
@@ -118,7 +123,7 @@ def test_the_daemon_asks_each_kind_how_it_is_scheduled_and_what_it_serves(
         jobs = {j.id: type(j.trigger).__name__ for j in daemon.scheduler.get_jobs()}
         # pushed: its queue is looked at once at start; polled: claimed when due
         assert jobs.items() >= {"claim": "IntervalTrigger", "deliver": "IntervalTrigger"}.items()
-        (endpoint,) = daemon._servers
+        (endpoint,) = daemon._servers  # the one front door, serving the push endpoint
         with socket.create_connection(("127.0.0.1", endpoint.port), timeout=5):
             pass
         deadline = time.monotonic() + 20

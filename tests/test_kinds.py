@@ -28,7 +28,7 @@ SOURCES: dict[str, dict[str, Any]] = {
     "feed": {"url": "https://d.example/rss"},
     "html": {"url": "https://d.example/news", "item": "li.news"},
     "jpage": {"url": "https://j.example/col/col1/index.html"},
-    "inbound": {"secret": {"env": "SYNCD_TEST_KIND_SECRET"}, "listen": "127.0.0.1:0"},
+    "inbound": {"secret": {"env": "SYNCD_TEST_KIND_SECRET"}},
 }
 TARGETS: dict[str, dict[str, Any]] = {
     "outbox": {"path": "drafts"},
@@ -38,6 +38,7 @@ TARGETS: dict[str, dict[str, Any]] = {
         "user": "bot",
         "password": {"env": "SYNCD_TEST_KIND_SECRET"},
     },
+    "feed": {"path": "feed", "token": {"env": "SYNCD_TEST_KIND_SECRET"}},
 }
 
 
@@ -57,7 +58,9 @@ def every_kind(tmp_path: Path) -> Config:
         }
         for i, (kind, table) in enumerate(TARGETS.items())
     ]
-    return cfgmod.parse({"cities": cities}, tmp_path / "syncd.toml", kinds=TABLE)
+    return cfgmod.parse(
+        {"cities": cities, "web": {"listen": "127.0.0.1:0"}}, tmp_path / "syncd.toml", kinds=TABLE
+    )
 
 
 class Only:
@@ -162,18 +165,20 @@ def test_every_target_kind_is_made_from_the_services_it_declares(cfg: Config, st
 def test_secrets_are_every_secret_reference_in_the_options_and_check_resolves_them(
     cfg: Config, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    found: dict[str, list[str]] = {}
+    # a source kind and a target kind may share a name ("feed"): keyed by both
+    found: dict[tuple[str, str], list[str]] = {}
     for city in cfg.cities:
-        found[city.target.kind] = list(TABLE.target(city.target.kind).secrets(city.target.options))
+        kind = city.target.kind
+        found["target", kind] = list(TABLE.target(kind).secrets(city.target.options))
     for _city, s in cfg.sources():
-        found[s.kind] = list(TABLE.source(s.kind).secrets(s.options))
-    for kind, keys in found.items():
-        table = {**SOURCES, **TARGETS}[kind]
+        found["source", s.kind] = list(TABLE.source(s.kind).secrets(s.options))
+    for (side, kind), keys in found.items():
+        table = (SOURCES if side == "source" else TARGETS)[kind]
         assert keys == [k for k, v in table.items() if isinstance(v, dict) and "env" in v]
     checks = {
         c.target.kind: TABLE.target(c.target.kind).check(c.target.options) for c in cfg.cities
     }
-    assert checks == {"outbox": [], "webhook": [], "wordpress": []}
+    assert checks == {"outbox": [], "webhook": [], "wordpress": [], "feed": []}
     monkeypatch.delenv("SYNCD_TEST_KIND_SECRET")
     for city in cfg.cities:
         problems = TABLE.target(city.target.kind).check(city.target.options)

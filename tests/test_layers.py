@@ -40,6 +40,9 @@ PURE = (
     "syncd.translate.segment",
     "syncd.translate.glossary",
     "syncd.translate.checks",
+    "syncd.translate.edit",
+    "syncd.translate.suggest",
+    "syncd.review",
 )
 #: syncd's modules that talk to the outside world (or wire those that do)
 IO_MODULES = (

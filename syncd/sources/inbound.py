@@ -1,8 +1,8 @@
 """``kind = "inbound"``: the partner pushes items to syncd (Standard Webhooks).
 
 For a portal syncd cannot reach from abroad, the partner's side POSTs each signed
-item to an endpoint the daemon serves (``sources/inbound_server.py``: signature,
-limits, refusals). Accepted messages wait in a queue (``InboundQueue``: the store
+item to an endpoint on the daemon's web front door (``[web] listen``; the checks are
+in ``sources/inbound_server.py``: signature, limits, refusals). Accepted messages wait in a queue (``InboundQueue``: the store
 satisfies it). The source's ``fetch`` turns the queue into items for the usual
 pipeline (``sources/inbound_schema.py``); ``acknowledge`` marks them consumed once
 recorded, so a crash in between loses nothing.
@@ -20,17 +20,18 @@ from ..config import CityConfig, Duration, Secret, SourceConfig
 from ..models import Item
 from . import FetchResult, SourceState
 from .inbound_schema import parse_item, to_item
-from .inbound_server import InboundServer, parse_listen, servers_for
+from .inbound_server import InboundEndpoints, endpoint_path, servers_for
 
 if TYPE_CHECKING:
     from ..net.http import PoliteClient  # not used: pushed items need no client
 
 __all__ = [
+    "InboundEndpoints",
     "InboundQueue",
-    "InboundServer",
     "InboundSource",
     "Options",
     "check_options",
+    "endpoint_path",
     "make",
     "servers_for",
 ]
@@ -60,25 +61,34 @@ class InboundQueue(Protocol):
 class Options:
     #: the signing secret by reference; ``whsec_<base64>`` as Standard Webhooks issues it
     secret: Secret
-    #: address the endpoint listens on, "host:port" (sources sharing one share a server)
-    listen: str = "127.0.0.1:8787"
+    #: no longer used: inbound sources are served on the web front door
+    #: (``[web] listen``); a value here is refused with that advice
+    listen: str = ""
     #: URL path of this source's endpoint; empty → /inbound/<source id>
     path: str = ""
     #: largest accepted request body in bytes
     max_bytes: int = 1024 * 1024
     #: largest accepted difference between webhook-timestamp and syncd's clock
     tolerance: Duration = field(default_factory=lambda: Duration(minutes=5))
+    #: how long a sender may take to send its body (408 after it)
+    read_timeout: Duration = field(default_factory=lambda: Duration(seconds=10))
 
 
 def check_options(source: SourceConfig, options: Options) -> tuple[str, str] | None:
-    try:
-        parse_listen(options.listen)
-    except ValueError as exc:
-        return "listen", str(exc)
+    if options.listen:
+        # refused, not taken as an alias: the front door also serves the editors'
+        # desk, and an address opened for a partner's pushes must not silently
+        # start serving it; one place says where syncd listens
+        return "listen", (
+            "inbound sources are served on the web front door now: remove this key "
+            f'and set [web] listen = "{options.listen}" (same URL paths as before)'
+        )
     if options.path and (not options.path.startswith("/") or "?" in options.path):
         return "path", "expected a URL path like /inbound/jinhua (no query)"
     if options.max_bytes < 1024:
         return "max_bytes", "expected at least 1024"
+    if not timedelta(seconds=1) <= options.read_timeout <= timedelta(minutes=5):
+        return "read_timeout", "expected between 1s and 5m"
     if not timedelta(seconds=1) <= options.tolerance <= timedelta(hours=1):
         return "tolerance", "expected between 1s and 1h (Standard Webhooks uses 5m)"
     return None

@@ -1,8 +1,9 @@
-"""The HTTP endpoint of ``kind = "inbound"`` sources (Standard Webhooks).
+"""The endpoint logic of ``kind = "inbound"`` sources (Standard Webhooks).
 
-``InboundServer`` (stdlib ``ThreadingHTTPServer`` in a thread) serves the endpoints
-of the inbound sources that share one ``listen`` address. Each POST is checked, in
-this order, and refused with a counted reason
+``InboundEndpoints`` holds the endpoints of the enabled inbound sources, by URL path;
+the daemon's web front door serves them (``syncd.web.inbound``), on ``[web] listen``
+with everything else: one listener, one process. Each POST is checked, in this
+order, and every refusal is answered and counted
 (``queue.bump(source_id, "inbound-refused-<reason>")``):
 
 ==============  ======  =====================================================
@@ -10,11 +11,15 @@ reason          status  when
 ==============  ======  =====================================================
 ``too-large``   413     Content-Length over ``max_bytes`` (body never read),
                         or missing/chunked (411, reason ``no-length``)
+``no-length``   400     a body shorter than its Content-Length
+``timeout``     408     the body did not arrive within ``read_timeout``
 ``unsigned``    400     a ``webhook-id``/``-timestamp``/``-signature`` missing
-``stale``       401     timestamp more than ``tolerance`` from the clock
+``stale``       401     timestamp not 1 to 10 ASCII digits, or more than
+                        ``tolerance`` from the clock
 ``signature``   401     no ``v1`` signature matches HMAC-SHA256(key,
                         ``"{id}.{timestamp}.{body}"``)
-``bad-json``    400     the (authentic) body is not a JSON object
+``bad-json``    400     the (authentic) body is not a JSON object, or nests
+                        deeper than ``MAX_DEPTH``
 ``bad-schema``  422     not an item as ``parse_item`` describes
 ``replayed``    200     this ``webhook-id`` was accepted before (not queued
                         again; 2xx so an honest sender's retry stops)
@@ -23,9 +28,11 @@ reason          status  when
 Accepted messages are queued (``InboundQueue.accept_inbound``, which dedupes on the
 message id) and answered 202; ``InboundSource`` (``sources/inbound.py``) reads the
 queue. The signature is checked before the body is parsed: nothing unauthenticated
-is interpreted.
+is interpreted, and nothing in the headers is converted before it is known to be
+small (a 12-digit or non-ASCII-digit timestamp used to raise before the check, and a
+signed, deeply nested body used to exhaust the JSON parser's recursion).
 
-The secret is a reference (``{ env = … }``), read once when the server starts; a
+The secret is a reference (``{ env = … }``), read once when the endpoints are made; a
 ``whsec_``-prefixed value is base64-decoded into the key as the scheme says, any
 other is used as it is (``syncd.signing``, shared with the webhook target).
 """
@@ -33,11 +40,9 @@ other is used as it is (``syncd.signing``, shared with the webhook target).
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from .. import logs
@@ -59,15 +64,10 @@ if TYPE_CHECKING:
 log = logs.get("syncd.sources.inbound")
 
 MAX_ID = 256
-READ_TIMEOUT = 10.0  # seconds a client may take per read: no slow-loris holds a thread
-
-
-def parse_listen(listen: str) -> tuple[str, int]:
-    """``"host:port"`` (``"[::1]:8787"`` for IPv6) → (host, port); ValueError if not."""
-    host, sep, port = listen.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise ValueError(f'expected "host:port", got {listen!r}')
-    return host.strip("[]"), int(port)
+#: Unix seconds have 10 digits until the year 2286
+MAX_STAMP_DIGITS = 10
+#: deepest nesting of arrays and objects a pushed body may have (an item needs 3)
+MAX_DEPTH = 32
 
 
 def endpoint_path(source: SourceConfig) -> str:
@@ -77,11 +77,12 @@ def endpoint_path(source: SourceConfig) -> str:
 
 
 @dataclass(frozen=True)
-class _Endpoint:
+class Endpoint:
     source_id: str
     key: bytes
     max_bytes: int
     tolerance: timedelta
+    read_timeout: float  # seconds
 
 
 class Refused(Exception):
@@ -105,30 +106,54 @@ def verify(
         )
     if len(msg_id) > MAX_ID or not msg_id.isascii() or not msg_id.isprintable():
         raise Refused(400, "unsigned", f"webhook-id: at most {MAX_ID} printable ASCII characters")
-    if not stamp.isdigit() or len(stamp) > 12:
+    # ASCII digits only: str.isdigit() also takes "²" and "١٢٣", which int() refuses or
+    # reads; and at most 10, so no conversion to a date can overflow
+    if not (stamp.isascii() and stamp.isdigit() and len(stamp) <= MAX_STAMP_DIGITS):
         raise Refused(401, "stale", "webhook-timestamp: expected integer seconds since the epoch")
-    skew = abs(now - datetime.fromtimestamp(int(stamp), UTC))
-    if skew > tolerance:
-        raise Refused(401, "stale", f"timestamp is {int(skew.total_seconds())}s away from now")
+    skew = abs(int(now.timestamp()) - int(stamp))
+    if skew > tolerance.total_seconds():
+        raise Refused(401, "stale", f"timestamp is {skew}s away from now")
     if signature_matches(key, msg_id, int(stamp), body, signatures):
         return msg_id
     raise Refused(401, "signature", "no valid v1 signature")
 
 
-class InboundServer:
-    """The HTTP endpoint(s) of inbound sources on one address."""
+def nesting_ok(body: bytes, limit: int = MAX_DEPTH) -> bool:
+    """Whether JSON text nests arrays and objects at most ``limit`` deep (one linear
+    pass that skips strings; the parser is only asked once this holds)."""
+    depth = 0
+    in_string = escaped = False
+    for byte in body:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            if depth > limit:
+                return False
+        elif byte in (0x5D, 0x7D):  # ] }
+            depth -= 1
+    return True
+
+
+class InboundEndpoints:
+    """The endpoints of inbound sources by URL path (served on the front door)."""
 
     def __init__(
         self,
         endpoints: Sequence[tuple[SourceConfig, CityConfig]],
         queue: InboundQueue,
         clock: Callable[[], datetime],
-        host: str,
-        port: int,
     ) -> None:
         self.queue = queue
         self.clock = clock
-        self.routes: dict[str, _Endpoint] = {}
+        self.routes: dict[str, Endpoint] = {}
         for source, _city in endpoints:
             opts: Options = source.options
             path = endpoint_path(source)
@@ -141,68 +166,52 @@ class InboundServer:
             secret = opts.secret.resolve()
             if not secret:
                 raise ConfigError(opts.secret.where, "", "the inbound secret is empty")
-            self.routes[path] = _Endpoint(
-                source.id, signing_key(secret), opts.max_bytes, opts.tolerance
+            self.routes[path] = Endpoint(
+                source.id,
+                signing_key(secret),
+                opts.max_bytes,
+                opts.tolerance,
+                opts.read_timeout.total_seconds(),
             )
-        self._httpd = ThreadingHTTPServer((host, port), _handler(self))
-        self._httpd.daemon_threads = True
-        self._thread: threading.Thread | None = None
 
-    @property
-    def port(self) -> int:
-        return int(self._httpd.server_address[1])
+    def refuse(self, ep: Endpoint, exc: Refused) -> tuple[int, dict[str, Any]]:
+        """Count and log a refusal; the status and JSON answer to send."""
+        self.queue.bump(ep.source_id, f"inbound-refused-{exc.reason}")
+        log.warning("inbound-refused", source=ep.source_id, reason=exc.reason, detail=exc.detail)
+        status = 200 if exc.reason == "replayed" else exc.status
+        return status, {"accepted": False, "reason": exc.reason, "detail": exc.detail}
 
-    def start(self) -> None:
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever,
-            kwargs={"poll_interval": 0.2},
-            name=f"inbound:{self.port}",
-            daemon=True,
-        )
-        self._thread.start()
-        log.info("inbound-listening", port=self.port, paths=",".join(sorted(self.routes)))
-
-    def stop(self) -> None:
-        if self._thread is not None:
-            self._httpd.shutdown()
-            self._thread.join(timeout=5)
-            self._thread = None
-        self._httpd.server_close()
-
-    def handle(
-        self, path: str, headers: Mapping[str, str], read: Callable[[int], bytes]
-    ) -> tuple[int, dict[str, Any]]:
-        """One POST: (status, JSON answer). Counts every refusal."""
-        ep = self.routes.get(path.split("?", 1)[0])
-        if ep is None:
-            return 404, {"error": "no inbound endpoint here"}
-        try:
-            answer = self._accept(ep, headers, read)
-        except Refused as exc:
-            self.queue.bump(ep.source_id, f"inbound-refused-{exc.reason}")
-            log.warning(
-                "inbound-refused", source=ep.source_id, reason=exc.reason, detail=exc.detail
-            )
-            status = 200 if exc.reason == "replayed" else exc.status
-            return status, {"accepted": False, "reason": exc.reason, "detail": exc.detail}
-        self.queue.bump(ep.source_id, "inbound-accepted")
-        return 202, answer
-
-    def _accept(
-        self, ep: _Endpoint, headers: Mapping[str, str], read: Callable[[int], bytes]
-    ) -> dict[str, Any]:
+    @staticmethod
+    def expected_length(ep: Endpoint, headers: Mapping[str, str]) -> int:
+        """The body's declared length, or ``Refused`` (checked before reading it)."""
         length = headers.get("content-length", "")
-        if "chunked" in headers.get("transfer-encoding", "").lower() or not length.isdigit():
+        if "chunked" in headers.get("transfer-encoding", "").lower() or not (
+            length.isascii() and length.isdigit()
+        ):
             raise Refused(411, "no-length", "a Content-Length is required")
-        if int(length) > ep.max_bytes:
+        if len(length) > 12 or int(length) > ep.max_bytes:
             raise Refused(
                 413, "too-large", f"body of {length} bytes is over the cap of {ep.max_bytes}"
             )
-        body = read(int(length))
-        if len(body) != int(length):
-            raise Refused(400, "no-length", "body shorter than its Content-Length")
+        return int(length)
+
+    def accept(
+        self, ep: Endpoint, headers: Mapping[str, str], body: bytes
+    ) -> tuple[int, dict[str, Any]]:
+        """A whole body that arrived: verify, parse, queue. (status, JSON answer);
+        every refusal counted."""
+        try:
+            answer = self._accept(ep, headers, body)
+        except Refused as exc:
+            return self.refuse(ep, exc)
+        self.queue.bump(ep.source_id, "inbound-accepted")
+        return 202, answer
+
+    def _accept(self, ep: Endpoint, headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
         now = self.clock()
         msg_id = verify(ep.key, headers, body, now, ep.tolerance)
+        if not nesting_ok(body):
+            raise Refused(400, "bad-json", f"not JSON: nested deeper than {MAX_DEPTH}")
         try:
             doc = json.loads(body)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -218,56 +227,13 @@ class InboundServer:
         return {"accepted": True, "id": msg_id, "key": item["key"]}
 
 
-def _handler(server: InboundServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        timeout = READ_TIMEOUT
-        server_version = "syncd-inbound"
-        sys_version = ""
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass  # every outcome is logged by InboundServer.handle
-
-        def _reply(self, status: int, answer: Mapping[str, Any]) -> None:
-            body = json.dumps(answer, ensure_ascii=False).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.send_header("Connection", "close")
-            self.end_headers()
-            self.wfile.write(body)
-            self.close_connection = True
-
-        def do_POST(self) -> None:
-            headers = {k.lower(): v for k, v in self.headers.items()}
-            try:
-                status, answer = server.handle(self.path, headers, self.rfile.read)
-                self._reply(status, answer)
-            except (TimeoutError, ConnectionError):
-                self.close_connection = True
-
-        def _not_allowed(self) -> None:
-            self._reply(405, {"error": "only POST is accepted"})
-
-        do_GET = do_PUT = do_DELETE = do_PATCH = do_HEAD = _not_allowed
-
-    return Handler
-
-
 def servers_for(
     endpoints: Sequence[tuple[SourceConfig, CityConfig]],
     queue: InboundQueue,
     clock: Callable[[], datetime],
-) -> list[InboundServer]:
-    """One server per distinct ``listen`` address of the given inbound sources."""
-    groups: dict[tuple[str, int], list[tuple[SourceConfig, CityConfig]]] = {}
-    for source, city in endpoints:
-        groups.setdefault(parse_listen(source.options.listen), []).append((source, city))
-    servers: list[InboundServer] = []
-    try:
-        for (host, port), group in groups.items():
-            servers.append(InboundServer(group, queue, clock, host, port))
-    except BaseException:
-        for s in servers:
-            s.stop()
-        raise
-    return servers
+) -> list[Any]:
+    """No listener of its own: inbound sources are served on the web front door
+    (``syncd.web.inbound``). Checks their endpoints now (a missing secret, a path
+    used twice raise ``ConfigError``), so the daemon refuses to start with them."""
+    InboundEndpoints(endpoints, queue, clock)
+    return []

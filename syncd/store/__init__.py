@@ -17,6 +17,8 @@ add new methods to the module of their domain:
 - ``leases``        row leases: several replicas share one PostgreSQL state
 - ``alerts``        what the operator was told
 - ``backup``        an online copy of a SQLite store
+- ``editors``       the desk's editors, their sessions, the audit log
+- ``desk``          the desk's queue, drafts, editors' texts, decisions, corrections
 
 Contract: all datetimes in and out are timezone-aware UTC. Each public method is one
 transaction, so a crash (or SIGKILL) between two calls leaves every row written whole
@@ -34,6 +36,8 @@ from .aliases import AliasesMixin
 from .backup import BackupMixin
 from .base import StoreBase, display_url, probe, wrap_exceptions
 from .deliveries import DeliveriesMixin
+from .desk import DeskMixin
+from .editors import EditorsMixin
 from .health import HealthMixin
 from .inbound import InboundMixin
 from .items import ItemsMixin
@@ -68,6 +72,8 @@ class Store(
     LeasesMixin,
     AlertsMixin,
     BackupMixin,
+    EditorsMixin,
+    DeskMixin,
     StoreBase,
 ):
     """SQL storage for sources, items, versions, translations and deliveries."""

@@ -7,17 +7,21 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from ..errors import LeaseLost, StoreError
 from ..intents import (
     DeliveryIntent,
     HandOff,
+    HoldForReview,
     MarkCreating,
     NoteReviewed,
     Park,
     RecordFailure,
     RecordWritten,
+    ReviewApproved,
+    ReviewRejected,
+    ReviewReopened,
     WaitForModels,
     WaitForTarget,
 )
@@ -75,28 +79,104 @@ def _values(intent: DeliveryIntent) -> dict[str, Any]:
             )
         case WaitForModels() | WaitForTarget():
             return dict(last_error=intent.reason)
+        case HoldForReview():
+            return dict(
+                state=DeliveryState.HELD.value,
+                review_version=intent.version,
+                attempts=0,
+                next_attempt_at=None,
+                last_error=None,
+                changed_after_review=False,
+            )
+        case ReviewApproved():
+            return dict(
+                state=DeliveryState.APPROVED.value,
+                review_version=intent.version,
+                attempts=0,
+                next_attempt_at=None,
+                last_error=None,
+                note=f"approved in the desk by {intent.editor} (version {intent.version})",
+            )
+        case ReviewRejected():
+            return dict(
+                state=DeliveryState.REJECTED.value,
+                review_version=intent.version,
+                changed_after_review=False,
+                note=f"rejected in the desk by {intent.editor}: {intent.reason}",
+            )
+        case ReviewReopened():
+            # review_version None: the next pass translates and holds it again
+            return dict(
+                state=DeliveryState.HELD.value,
+                review_version=None,
+                changed_after_review=False,
+                attempts=0,
+                next_attempt_at=None,
+                last_error=None,
+            )
     raise TypeError(f"not a delivery intent: {intent!r}")
 
 
 def open_query(q: Any) -> Any:
-    """``q`` over deliveries joined with their items, narrowed to the open ones (see
-    ``DeliveriesMixin.open_deliveries``)."""
+    """``q`` over deliveries joined with their items, narrowed to the open ones: not
+    skipped or parked; pending, creating or approved in the desk; held in the desk
+    while the source changed since; written (or decided in the desk) while the source
+    changed since; never one already noted "changed after review"."""
     j = deliveries_t.join(items_t, items_t.c.id == deliveries_t.c.item_id)
     closed = [DeliveryState.SKIPPED.value, DeliveryState.PARKED.value]
+    state = deliveries_t.c.state
+    current = items_t.c.current_version
     return (
         q.select_from(j)
-        .where(deliveries_t.c.state.not_in(closed))
+        .where(state.not_in(closed))
         .where(
             sa.or_(
-                deliveries_t.c.state.in_(
-                    [DeliveryState.PENDING.value, DeliveryState.CREATING.value]
+                state.in_(
+                    [
+                        DeliveryState.PENDING.value,
+                        DeliveryState.CREATING.value,
+                        DeliveryState.APPROVED.value,
+                    ]
                 ),
-                deliveries_t.c.written_version.is_(None),
-                deliveries_t.c.written_version < items_t.c.current_version,
+                sa.and_(
+                    state == DeliveryState.HELD.value,
+                    sa.func.coalesce(deliveries_t.c.review_version, 0) < current,
+                ),
+                sa.and_(
+                    state != DeliveryState.HELD.value,
+                    sa.func.coalesce(
+                        deliveries_t.c.written_version, deliveries_t.c.review_version, 0
+                    )
+                    < current,
+                ),
             )
         )
         .where(deliveries_t.c.changed_after_review.is_(False))
     )
+
+
+def update_delivery(
+    conn: Connection, intent: DeliveryIntent, now: datetime, *, holder: str | None = None
+) -> None:
+    """Apply one delivery intent on ``conn`` (inside the caller's transaction). With
+    ``holder``, only while ``holder`` still holds the delivery's lease (``LeaseLost``)."""
+    key = (
+        deliveries_t.c.item_id == intent.item_id,
+        deliveries_t.c.target_city == intent.target_city,
+    )
+    q = deliveries_t.update().where(*key)
+    if holder is not None:
+        q = q.where(deliveries_t.c.lease_holder == holder)
+    n = conn.execute(q.values(updated_at=now, **_values(intent))).rowcount
+    if n != 1 and holder is not None:
+        exists = conn.execute(sa.select(deliveries_t.c.item_id).where(*key)).first()
+        if exists is not None:
+            raise LeaseLost(
+                f"item {intent.item_id} → {intent.target_city}: another replica "
+                "carries this delivery now"
+            )
+    if n != 1:
+        raise StoreError(f"no delivery for item {intent.item_id} → {intent.target_city}")
 
 
 class DeliveriesMixin:
@@ -142,25 +222,8 @@ class DeliveriesMixin:
         ``LeaseLost`` and nothing is written (the write-ahead before a remote create is
         fenced so: a replica whose lease ended never creates what another now carries).
         """
-        values = _values(intent)
-        key = (
-            deliveries_t.c.item_id == intent.item_id,
-            deliveries_t.c.target_city == intent.target_city,
-        )
         with self.engine.begin() as conn:
-            q = deliveries_t.update().where(*key)
-            if holder is not None:
-                q = q.where(deliveries_t.c.lease_holder == holder)
-            n = conn.execute(q.values(updated_at=now, **values)).rowcount
-            if n != 1 and holder is not None:
-                exists = conn.execute(sa.select(deliveries_t.c.item_id).where(*key)).first()
-                if exists is not None:
-                    raise LeaseLost(
-                        f"item {intent.item_id} → {intent.target_city}: another replica "
-                        "carries this delivery now"
-                    )
-        if n != 1:
-            raise StoreError(f"no delivery for item {intent.item_id} → {intent.target_city}")
+            update_delivery(conn, intent, now, holder=holder)
 
     @wrap_exceptions("listing deliveries")
     def deliveries(self, state: DeliveryState | None = None) -> list[tuple[DeliveryRow, ItemRow]]:

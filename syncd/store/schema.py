@@ -125,6 +125,7 @@ translations_t = sa.Table(
     sa.Column("flags", sa.Text, nullable=False),  # JSON list of QualityFlag
     sa.Column("packages", sa.Text, nullable=False),  # JSON list "name@version"
     sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("segments", sa.Text),  # JSON list of Segment (sentence alignment)
 )
 
 deliveries_t = sa.Table(
@@ -149,6 +150,8 @@ deliveries_t = sa.Table(
     # the replica carrying it now, and until when (store/leases.py)
     sa.Column("lease_holder", sa.String),
     sa.Column("lease_until", UTCDateTime),
+    # the item version in the editors' desk (held or approved there)
+    sa.Column("review_version", sa.Integer),
 )
 
 memory_t = sa.Table(
@@ -229,6 +232,112 @@ operator_alerts_t = sa.Table(
 )
 
 
+# -------------------------------------------------------------- the editors' desk
+
+editors_t = sa.Table(
+    "desk_editors",
+    metadata,
+    sa.Column("name", sa.String, primary_key=True),
+    sa.Column("city_id", sa.String, nullable=False),
+    sa.Column("language", sa.String, nullable=False),  # de | zh | en: the UI's language
+    sa.Column("email", sa.String),
+    sa.Column("password_hash", sa.String, nullable=False),  # scrypt$…, never the password
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("password_changed_at", UTCDateTime, nullable=False),
+    sa.Column("last_digest_at", UTCDateTime),  # the last e-mail digest sent
+)
+
+sessions_t = sa.Table(
+    "desk_sessions",
+    metadata,
+    sa.Column("id_hash", sa.String, primary_key=True),  # SHA-256 of the session id
+    sa.Column("editor", sa.String, nullable=False),
+    sa.Column("csrf", sa.String, nullable=False),
+    sa.Column("language", sa.String, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+)
+
+audit_t = sa.Table(
+    "desk_audit",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("city_id", sa.String, nullable=False),
+    sa.Column("editor", sa.String, nullable=False),
+    sa.Column("action", sa.String, nullable=False),
+    sa.Column("item_id", sa.Integer),
+    sa.Column("version", sa.Integer),
+    sa.Column("detail", sa.Text, nullable=False, default=""),
+    sa.Index("ix_desk_audit_city_at", "city_id", "at"),
+)
+
+#: the editor's text of one draft version: a working copy while held, frozen once
+#: approved (what the target receives)
+desk_texts_t = sa.Table(
+    "desk_texts",
+    metadata,
+    sa.Column("item_id", sa.Integer, sa.ForeignKey("items.id"), primary_key=True),
+    sa.Column("target_city", sa.String, primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("summary", sa.Text, nullable=False),
+    sa.Column("body_html", sa.Text, nullable=False),
+    sa.Column("edits", sa.Text, nullable=False),  # JSON {"body:3": "sentence", …}
+    sa.Column("whole", sa.Boolean, nullable=False, default=False),  # whole body rewritten
+    sa.Column("editor", sa.String, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+#: the last decision an editor took on a delivery (the queue's new/changed/…)
+reviews_t = sa.Table(
+    "desk_reviews",
+    metadata,
+    sa.Column("item_id", sa.Integer, sa.ForeignKey("items.id"), primary_key=True),
+    sa.Column("target_city", sa.String, primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("decision", sa.String, nullable=False),  # approved | rejected
+    sa.Column("editor", sa.String, nullable=False),
+    sa.Column("reason", sa.Text),
+    sa.Column("at", UTCDateTime, nullable=False),
+)
+
+#: editors' corrected sentences: the city's translation memory, used before the models
+corrections_t = sa.Table(
+    "desk_corrections",
+    metadata,
+    sa.Column("city_id", sa.String, primary_key=True),  # the city whose editor corrected
+    sa.Column("source", sa.Text, primary_key=True),  # normalized source sentence
+    sa.Column("language", sa.String, nullable=False),  # the target language
+    sa.Column("target", sa.Text, nullable=False),
+    sa.Column("machine", sa.Text, nullable=False),  # what the models had made of it
+    sa.Column("editor", sa.String, nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+)
+
+#: the desk's own secrets (the key its session cookies are signed with), made once
+desk_secrets_t = sa.Table(
+    "desk_secrets",
+    metadata,
+    sa.Column("name", sa.String, primary_key=True),
+    sa.Column("value", sa.String, nullable=False),
+)
+
+DESK_TABLES = (
+    editors_t,
+    sessions_t,
+    audit_t,
+    desk_texts_t,
+    reviews_t,
+    corrections_t,
+    desk_secrets_t,
+)
+DESK_INDEXES = (
+    sa.Index("ix_deliveries_target_state", deliveries_t.c.target_city, deliveries_t.c.state),
+    sa.Index("ix_items_first_seen", items_t.c.first_seen_at),
+)
+
+
 def _v2_drop_media(conn: Connection) -> None:
     # version 1 kept a cache of uploaded media that nothing read (the WordPress
     # bridge plugin finds uploads by SHA-256 itself)
@@ -277,6 +386,31 @@ def _operator_alerts(conn: Connection) -> None:
     operator_alerts_t.create(conn, checkfirst=True)
 
 
+def _add_column(conn: Connection, table: sa.Table, column: str) -> None:
+    """``ALTER TABLE … ADD COLUMN`` unless it is there (safe to run twice); a missing
+    table is created whole."""
+    if not sa.inspect(conn).has_table(table.name):
+        table.create(conn)
+        return
+    have = {c["name"] for c in sa.inspect(conn).get_columns(table.name)}
+    if column not in have:
+        col = table.c[column]
+        ddl = col.type.compile(dialect=conn.dialect)
+        conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {column} {ddl}")
+
+
+def _desk(conn: Connection) -> None:
+    """The editors' desk: editors, sessions, audit, their texts and decisions, their
+    corrections; the desk's version of a delivery; sentence alignment of translations."""
+    items_t.create(conn, checkfirst=True)  # referenced by the new tables
+    for table in DESK_TABLES:
+        table.create(conn, checkfirst=True)
+    _add_column(conn, deliveries_t, "review_version")
+    _add_column(conn, translations_t, "segments")
+    for index in DESK_INDEXES:
+        index.create(conn, checkfirst=True)
+
+
 #: MIGRATIONS[n] takes a database at version n + 1 to version n + 2.
 MIGRATIONS: list[Callable[[Connection], None]] = [
     _v2_drop_media,
@@ -285,6 +419,7 @@ MIGRATIONS: list[Callable[[Connection], None]] = [
     _add_leases,
     _target_contacts,
     _operator_alerts,
+    _desk,
 ]
 SCHEMA_VERSION = len(MIGRATIONS) + 1
 

@@ -9,7 +9,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from ..models import QualityFlag, Translation
+from ..models import QualityFlag, Segment, Translation
 from .base import chunks, insert_or, wrap_exceptions
 from .schema import memory_t, translations_t
 
@@ -27,6 +27,7 @@ class TranslationsMixin:
             pivot=None if t.pivot is None else json.dumps(dict(t.pivot), ensure_ascii=False),
             flags=json.dumps([f.__dict__ for f in t.flags], ensure_ascii=False),
             packages=json.dumps(list(t.packages)),
+            segments=json.dumps([s.__dict__ for s in t.segments], ensure_ascii=False),
             created_at=now,
         )
         key = dict(item_id=item_id, version=version, language=t.language)
@@ -59,6 +60,7 @@ class TranslationsMixin:
             pivot=None if r.pivot is None else json.loads(r.pivot),
             flags=tuple(QualityFlag(**f) for f in json.loads(r.flags)),
             packages=tuple(json.loads(r.packages)),
+            segments=tuple(Segment(**s) for s in json.loads(r.segments or "[]")),
         )
 
     @wrap_exceptions("counting quality flags")

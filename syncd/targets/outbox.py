@@ -1,7 +1,9 @@
 """``kind = "outbox"``: drafts as files in a folder (the embedded default).
 
 Per draft ``syncd-<marker>.html`` (a small standalone page) and ``syncd-<marker>.json``
-(the sidecar: provenance, languages, both titles, content hash, pivot, quality flags).
+(the sidecar, readable UTF-8 JSON: provenance, languages, the original's title,
+summary and sanitized body beside the translation, content hash, pivot, quality
+flags), so a reviewer sees both sides without the store.
 Files are written atomically: temp file in the same folder, fsync, rename.
 
 What syncd wrote is remembered as the SHA-256 of both files (the ``fingerprint``). A
@@ -116,6 +118,8 @@ class OutboxTarget:
             "source_language": draft.source_language,
             "target_language": draft.target_language,
             "original_title": draft.original_title,
+            "original_summary": draft.original_summary,
+            "original_body_html": clean_html(draft.original_body_html),
             "title": draft.title,
             "summary": draft.summary,
             "content_hash": draft.content_hash,

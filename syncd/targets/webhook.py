@@ -94,6 +94,7 @@ def document(draft: Draft, event: str, msg_id: str, now: datetime) -> dict[str, 
             "languages": {"source": draft.source_language, "target": draft.target_language},
             "original": {
                 "title": draft.original_title,
+                "summary": draft.original_summary,
                 "body_html": clean_html(draft.original_body_html),
             },
             "translation": {

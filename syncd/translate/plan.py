@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..errors import TranslateError
-from ..models import QualityFlag, Translation
+from ..models import QualityFlag, Segment, Translation
 from ..sanitize import clean_html
 from . import TranslationRequest, checks
 from . import glossary as gl
@@ -171,8 +171,10 @@ def assemble(
     flags: list[QualityFlag] = []
     texts: dict[str, str] = {}
     pivots: dict[str, str] = {}
+    segments: list[Segment] = []
     for f in plan.fields:
         sentences = f.doc.sentences()
+        block_of = [b for b, block in enumerate(f.doc.blocks()) for _s in block.sentences]
         target_html: dict[int, str] = {}
         pivot_html: dict[int, str] = {}
         for i, sentence in enumerate(sentences):
@@ -197,6 +199,7 @@ def assemble(
                 what = "link placed after the sentence" if placed.moved else "formatting dropped"
                 flags.append(QualityFlag("placeholder", i, what, f.name))
             target_html[i] = placed.html if f.html else target
+            en = ""
             if pivot:
                 en = _restore(_masked_out(whole, 0, "en", convert), whole, "en", convert)
                 en_spans = [
@@ -206,6 +209,9 @@ def assemble(
                     for s in spans
                 ]
                 pivot_html[i] = seg.inject(sentence, en, en_spans, "en").html if f.html else en
+            segments.append(
+                Segment(f.name, block_of[i], i, sentence.text, target, en, target_html[i])
+            )
         texts[f.name] = _render(f, target_html, dst)
         if pivot:
             pivots[f.name] = _render(f, pivot_html, "en")
@@ -223,6 +229,7 @@ def assemble(
         else None,
         flags=tuple(flags),
         packages=tuple(p.ref for p in plan.legs),
+        segments=tuple(segments),
     )
 
 

@@ -13,6 +13,9 @@ from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
 from .context import WebContext
+from .desk import routes as desk_routes
+from .feed import routes as feed_routes
+from .inbound import routes as inbound_routes
 from .ops import ops_routes
 
 RouteProvider = Callable[[WebContext], list[BaseRoute]]
@@ -20,6 +23,9 @@ RouteProvider = Callable[[WebContext], list[BaseRoute]]
 #: every part that serves paths on the front door, in mounting order
 PROVIDERS: list[RouteProvider] = [
     ops_routes,  # /healthz, /metrics
+    desk_routes,  # the editors' desk at /desk
+    inbound_routes,  # the inbound push endpoints (/inbound/<source id>)
+    feed_routes,  # approved translations as Atom (/feed/<city id>.atom)
 ]
 
 

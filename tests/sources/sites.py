@@ -137,6 +137,8 @@ def load(
             },
         ],
         "partnerships": [{"cities": ["dueren", "jinhua"]}],
+        # inbound sources are served on the front door (tests start it on port 0)
+        "web": {"listen": "127.0.0.1:0"},
     }
     return cfgmod.parse(data, tmp_path / "syncd.toml", kinds=TABLE)
 

@@ -38,7 +38,6 @@ from syncd.errors import SourceError
 from syncd.kinds import TABLE, Service
 from syncd.models import Item
 from syncd.sources import FetchResult, Source, SourceState
-from syncd.sources.inbound import servers_for
 from syncd.store import Store
 from tests.sources.sites import (
     DUEREN_DETAIL,
@@ -56,6 +55,7 @@ from tests.sources.sites import (
     source,
 )
 from tests.support.feeds import Entry, rss
+from tests.support.frontdoor import FrontDoor
 from tests.support.loopback import LoopbackServer, Reply, Request
 from tests.support.translator import FakeTranslator
 
@@ -155,7 +155,7 @@ def inbound_site(server: LoopbackServer) -> Site:
 
     def push(app: App, site: Site) -> None:
         cfg, city = source(app.config, site.table["id"])
-        (endpoint,) = servers_for([(cfg, city)], app.store, app.clock)
+        endpoint = FrontDoor(app.config, app.store, app.clock)
         site.servers.append(endpoint)
         endpoint.start()
         for n, doc in enumerate(docs):
@@ -173,7 +173,7 @@ def inbound_site(server: LoopbackServer) -> Site:
             finally:
                 conn.close()
 
-    table = {"id": "c-inbound", "kind": "inbound", "listen": "127.0.0.1:0",
+    table = {"id": "c-inbound", "kind": "inbound",
              "secret": {"env": "SYNCD_TEST_CONTRACT_PUSH"}}  # fmt: skip
     return Site("inbound", "jinhua", table, None, False, lambda s: None, push)
 

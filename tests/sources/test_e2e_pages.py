@@ -18,7 +18,6 @@ import pytest
 
 from syncd import config as cfgmod
 from syncd.kinds import TABLE
-from syncd.sources.inbound import servers_for
 from syncd.store import Store
 from tests.sources.sites import (
     DUEREN_LIST,
@@ -33,6 +32,7 @@ from tests.sources.sites import (
 from tests.support.cli import cli, drafts, install_models
 from tests.support.configs import write_config
 from tests.support.feeds import Entry, rss
+from tests.support.frontdoor import FrontDoor
 from tests.support.loopback import LoopbackServer, Reply
 
 
@@ -201,12 +201,12 @@ def test_inbound_push_becomes_a_draft_and_bad_pushes_are_counted(
 ) -> None:
     key = b"0123456789abcdef0123456789abcdef"
     monkeypatch.setenv("JINHUA_PUSH", "whsec_" + base64.b64encode(key).decode())
-    push = '{ id = "jinhua-push", kind = "inbound", interval = "1m", listen = "127.0.0.1:0", secret = { env = "JINHUA_PUSH" } }'
-    config = write_config(tmp_path, "", push)
+    push = '{ id = "jinhua-push", kind = "inbound", interval = "1m", secret = { env = "JINHUA_PUSH" } }'
+    config = write_config(tmp_path, "", push, extra='[web]\nlisten = "127.0.0.1:0"')
     install_models(config, argos_package_dir)
     cfg = cfgmod.load(config, kinds=TABLE)
     store = Store(cfg.storage_url())
-    (server,) = servers_for([(s, c) for c, s in cfg.sources()], store, now)
+    server = FrontDoor(cfg, store, now)
     server.start()
     item = {
         "key": "jh-1",

@@ -1,4 +1,5 @@
-"""``kind = "inbound"``: signed pushes over a real loopback socket into a real store.
+"""``kind = "inbound"``: signed pushes over a real loopback socket into a real store,
+through the daemon's web front door (uvicorn + Starlette).
 
 Signatures here are computed independently of syncd (hmac + base64 by hand), so a
 mistake in syncd's own signing helpers cannot make these tests agree with it.
@@ -12,6 +13,7 @@ import hmac
 import http.client
 import json
 import socket
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,11 +21,15 @@ from typing import Any
 
 import pytest
 
+from syncd.config import parse
 from syncd.errors import ConfigError
+from syncd.kinds import TABLE
 from syncd.sources import SourceState
-from syncd.sources.inbound import InboundServer, InboundSource, make, servers_for
+from syncd.sources.inbound import InboundSource, make, servers_for
 from syncd.store import Store
 from tests.sources.sites import NOW, Clock, load, source
+from tests.support.frontdoor import FrontDoor
+from tests.support.translator import FakeTranslator
 
 RAW_KEY = b"partner-shared-secret-0123456789"
 WHSEC = "whsec_" + base64.b64encode(RAW_KEY).decode()
@@ -50,14 +56,12 @@ class Endpoint:
     ) -> None:
         monkeypatch.setenv("JINHUA_PUSH_SECRET", secret)
         table = {"id": "jinhua-push", "kind": "inbound", "secret": {"env": "JINHUA_PUSH_SECRET"},
-                 "listen": "127.0.0.1:0", **opts}  # fmt: skip
+                 **opts}  # fmt: skip
         self.config = load(tmp_path, ("jinhua", table))
         self.source_cfg, self.city = source(self.config, "jinhua-push")
         self.store = Store(f"sqlite:///{tmp_path}/state.db")
         self.clock = Clock()
-        self.server = InboundServer(
-            [(self.source_cfg, self.city)], self.store, self.clock, "127.0.0.1", 0
-        )
+        self.server = FrontDoor(self.config, self.store, self.clock)
         self.server.start()
         self.path = "/inbound/jinhua-push"
         self.key = RAW_KEY
@@ -73,13 +77,14 @@ class Endpoint:
         headers: dict[str, str] | None = None,
         path: str | None = None,
         method: str = "POST",
+        stamp_text: str | None = None,
     ) -> tuple[int, dict[str, Any]]:
         raw = body if body is not None else json.dumps(doc, ensure_ascii=False).encode()
         stamp = int((ts or self.clock.now).timestamp())
         hdrs = {
             "Content-Type": "application/json",
             "webhook-id": msg_id,
-            "webhook-timestamp": str(stamp),
+            "webhook-timestamp": stamp_text or str(stamp),
             "webhook-signature": signature(
                 self.key, msg_id, stamp, raw if sign_body is None else sign_body
             ),
@@ -254,33 +259,48 @@ def test_echo_marker_in_a_push_is_noticed(ep: Endpoint) -> None:
     assert item.echo_marker == "0123456789abcdef"
 
 
-def test_servers_are_grouped_by_listen_address(
+def test_every_inbound_source_mounts_on_the_one_front_door(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("S", "secret")
     tables = [
-        ("jinhua", {"id": "a", "kind": "inbound", "secret": {"env": "S"}, "listen": "127.0.0.1:0"}),
-        ("jinhua", {"id": "b", "kind": "inbound", "secret": {"env": "S"}, "listen": "127.0.0.1:0"}),
-        (
-            "dueren",
-            {
-                "id": "c",
-                "kind": "inbound",
-                "secret": {"env": "S"},
-                "listen": "localhost:0",
-                "path": "/in",
-            },
-        ),
+        ("jinhua", {"id": "a", "kind": "inbound", "secret": {"env": "S"}}),
+        ("jinhua", {"id": "b", "kind": "inbound", "secret": {"env": "S"}}),
+        ("dueren", {"id": "c", "kind": "inbound", "secret": {"env": "S"}, "path": "/in"}),
     ]
     cfg = load(tmp_path, *tables)
     store = Store(f"sqlite:///{tmp_path}/s.db")
-    servers = servers_for([(s, c) for c, s in cfg.sources()], store, Clock())
+    # no listener of their own; their endpoints are checked all the same
+    assert servers_for([(s, c) for c, s in cfg.sources()], store, Clock()) == []
+    door = FrontDoor(cfg, store, Clock())
+    door.start()
     try:
-        assert sorted(sorted(s.routes) for s in servers) == [["/in"], ["/inbound/a", "/inbound/b"]]
+        for path in ("/inbound/a", "/inbound/b", "/in"):
+            conn = http.client.HTTPConnection("127.0.0.1", door.port, timeout=5)
+            conn.request("POST", path, body=b"{}", headers={"Content-Length": "2"})
+            resp = conn.getresponse()
+            assert (resp.status, json.loads(resp.read())["reason"]) == (400, "unsigned"), path
+            conn.close()
+        assert store.counters() == {k: {"inbound-refused-unsigned": 1} for k in ("a", "b", "c")}
     finally:
-        for s in servers:
-            s.stop()
+        door.stop()
         store.close()
+
+
+def test_an_inbound_listen_of_its_own_is_refused_with_the_way_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(ConfigError, match=r'set \[web\] listen = "127.0.0.1:8787"'):
+        load(tmp_path, ("jinhua", {"id": "a", "kind": "inbound", "secret": {"env": "S"},
+                                   "listen": "127.0.0.1:8787"}))  # fmt: skip
+    data = {
+        "cities": [{"id": "jinhua", "name": "金华", "language": "zh", "timezone": "Asia/Shanghai",
+                    "target": {"kind": "outbox", "path": "o"},
+                    "sources": [{"id": "a", "kind": "inbound", "interval": "1m",
+                                 "secret": {"env": "S"}}]}],
+    }  # fmt: skip
+    with pytest.raises(ConfigError, match=r"a pushed source is served on the web front door"):
+        parse(data, tmp_path / "syncd.toml", kinds=TABLE)
 
 
 def test_a_missing_secret_fails_at_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -304,3 +324,80 @@ def test_a_signed_push_dated_beyond_the_calendar_has_no_date(ep: Endpoint, publi
     result = ep.source().fetch(SourceState())
     (item,) = result.items
     assert item.key == ITEM["key"] and item.published is None and result.entry_errors == ()
+
+
+@pytest.mark.parametrize(
+    "stamp", ["999999999999", "¹²³", "²", "99999999999999999999999999", "-1", "1e9"]
+)
+def test_an_odd_timestamp_is_refused_before_the_signature_is_checked(
+    ep: Endpoint, stamp: str
+) -> None:
+    """A 12-digit or non-ASCII-digit timestamp used to raise (no answer, a traceback)."""
+    status, answer = ep.post(stamp_text=stamp, headers={"webhook-signature": "v1,AAAA"})
+    assert (status, answer["reason"]) == (401, "stale")
+    assert ep.counters() == {"inbound-refused-stale": 1}
+
+
+def test_a_signed_deeply_nested_body_is_answered_and_counted(ep: Endpoint) -> None:
+    """Its parsing used to exhaust the recursion limit: no answer at all."""
+    deep = b"[" * 100_000 + b"]" * 100_000
+    status, answer = ep.post(body=deep)
+    assert (status, answer["reason"]) == (400, "bad-json")
+    assert "nested deeper than 32" in answer["detail"]
+    nested_in_a_string = json.dumps({**ITEM, "summary": "[" * 5000}, ensure_ascii=False)
+    assert ep.post(body=nested_in_a_string.encode(), msg_id="m2")[0] == 202
+    assert ep.counters() == {"inbound-refused-bad-json": 1, "inbound-accepted": 1}
+
+
+def test_a_slow_or_short_body_is_answered_or_counted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    e = Endpoint(tmp_path, monkeypatch, read_timeout="1s")
+    head = b"POST /inbound/jinhua-push HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{}"
+    try:
+        with socket.create_connection(("127.0.0.1", e.server.port), timeout=5) as s:
+            s.sendall(head)  # and then nothing: answered after read_timeout
+            first = s.recv(4096).split(b"\r\n", 1)[0]
+        assert b" 408 " in first + b" "
+        with socket.create_connection(("127.0.0.1", e.server.port), timeout=5) as s:
+            s.sendall(head)
+            s.shutdown(socket.SHUT_WR)  # hangs up mid-body: nobody to answer, still counted
+            s.recv(4096)
+        for _ in range(100):
+            if e.counters().get("inbound-refused-no-length"):
+                break
+            time.sleep(0.05)
+        assert e.counters() == {"inbound-refused-timeout": 1, "inbound-refused-no-length": 1}
+    finally:
+        e.close()
+
+
+def test_the_daemon_serves_pushes_on_its_one_front_door(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from syncd.app import make_app
+    from syncd.daemon import Daemon
+    from syncd.web import WebServer
+
+    monkeypatch.setenv("JINHUA_PUSH_SECRET", WHSEC)
+    cfg = load(tmp_path, ("jinhua", {"id": "jinhua-push", "kind": "inbound",
+                                     "secret": {"env": "JINHUA_PUSH_SECRET"}}))  # fmt: skip
+    app = make_app(cfg, translator=FakeTranslator())
+    daemon = Daemon(app)
+    try:
+        daemon.start()
+        (web,) = daemon._servers
+        assert isinstance(web, WebServer)
+        body = json.dumps(ITEM, ensure_ascii=False).encode()
+        stamp = int(datetime.now(UTC).timestamp())
+        conn = http.client.HTTPConnection("127.0.0.1", web.port, timeout=5)
+        conn.request("POST", "/inbound/jinhua-push", body=body, headers={
+            "webhook-id": "m1", "webhook-timestamp": str(stamp),
+            "webhook-signature": signature(RAW_KEY, "m1", stamp, body),
+        })  # fmt: skip
+        assert conn.getresponse().status == 202
+        conn.close()
+        assert [m for m, _p in app.store.pending_inbound("jinhua-push")] == ["m1"]
+    finally:
+        daemon.stop()
+        app.close()

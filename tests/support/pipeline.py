@@ -103,9 +103,12 @@ def two_cities(
     sync: dict[str, Any] | None = None,
     dueren_sources: Sequence[dict[str, Any]] = (feed("dueren-news", DUEREN_FEED),),
     jinhua_sources: Sequence[dict[str, Any]] = (feed("jinhua-news", JINHUA_FEED),),
+    review: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> Config:
     """Düren (de) ⇄ Jinhua (zh), one feed each, outbox targets unless given;
-    every path inside ``tmp_path``. Validated by syncd's own config parser."""
+    every path inside ``tmp_path``. Validated by syncd's own config parser.
+    ``review``: city id → "desk" | "target"; ``extra``: more top-level sections."""
     data = {
         "http": {"allow_private": True, "host_delay": "0s", "timeout": "5s",
                  "respect_robots": False},
@@ -119,7 +122,11 @@ def two_cities(
              "target": jinhua_target or outbox("jinhua")},
         ],
         "partnerships": [{"cities": ["dueren", "jinhua"]}],
+        **(extra or {}),
     }  # fmt: skip
+    for city in data["cities"]:
+        if review and city["id"] in review:
+            city["review"] = review[city["id"]]
     return cfgmod.parse(data, tmp_path / "syncd.toml", kinds=TABLE)
 
 

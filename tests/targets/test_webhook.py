@@ -56,7 +56,11 @@ def test_delivers_one_signed_document_with_everything_a_receiver_needs(
     assert data["id"] == webhook_id(d)
     assert data["item"]["key"] == d.source_key and data["item"]["url"] == d.source_url
     assert data["languages"] == {"source": "de", "target": "zh"}
-    assert data["original"] == {"title": d.original_title, "body_html": d.original_body_html}
+    assert data["original"] == {
+        "title": d.original_title,
+        "summary": d.original_summary,
+        "body_html": d.original_body_html,
+    }
     assert data["translation"]["title"] == d.title
     assert f"syncd:{d.marker}" in data["translation"]["body_html"]
     assert data["pivot"]["title"] == "Title v1"
