@@ -357,12 +357,12 @@ def _jpage() -> SourceKind:
 
 
 def _inbound() -> SourceKind:
-    from .sources import inbound
+    from .sources import inbound, inbound_server
 
     # served on the web front door (syncd.web.inbound): no listener of its own
     return PushedKind(
         "inbound", inbound.Options, inbound.check_options, inbound.InboundSource,
-        inbound.servers_for, needs=frozenset({Service.QUEUE, Service.CLOCK}),
+        inbound_server.servers_for, needs=frozenset({Service.QUEUE, Service.CLOCK}),
     )  # fmt: skip
 
 

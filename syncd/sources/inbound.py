@@ -20,20 +20,16 @@ from ..config import CityConfig, Duration, Secret, SourceConfig
 from ..models import Item
 from . import FetchResult, SourceState
 from .inbound_schema import parse_item, to_item
-from .inbound_server import InboundEndpoints, endpoint_path, servers_for
 
 if TYPE_CHECKING:
     from ..net.http import PoliteClient  # not used: pushed items need no client
 
 __all__ = [
-    "InboundEndpoints",
     "InboundQueue",
     "InboundSource",
     "Options",
     "check_options",
-    "endpoint_path",
     "make",
-    "servers_for",
 ]
 
 

@@ -19,8 +19,8 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from ..sources.inbound import InboundEndpoints, Options
-from ..sources.inbound_server import Endpoint, Refused
+from ..sources.inbound import Options
+from ..sources.inbound_server import Endpoint, InboundEndpoints, Refused
 from .context import WebContext
 
 METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH"]

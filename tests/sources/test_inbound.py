@@ -25,7 +25,8 @@ from syncd.config import parse
 from syncd.errors import ConfigError
 from syncd.kinds import TABLE
 from syncd.sources import SourceState
-from syncd.sources.inbound import InboundSource, make, servers_for
+from syncd.sources.inbound import InboundSource, make
+from syncd.sources.inbound_server import servers_for
 from syncd.store import Store
 from tests.sources.sites import NOW, Clock, load, source
 from tests.support.frontdoor import FrontDoor
