@@ -6,7 +6,8 @@
 - ``glossary`` terms to mask and restore (pure);
 - ``checks``   quality flags for editors (pure);
 - ``packages`` installing, listing and removing Argos packages (``archive``: checking them).
-- ``settings`` device, compute type and thread layout chosen for the machine.
+- ``settings`` device, compute type and thread layout chosen for the machine;
+- ``legs``     what every engine does around one leg (memory first, jobs through legs).
 """
 
 from __future__ import annotations

@@ -51,6 +51,7 @@ from . import packages as pkg
 from . import plan as pl
 from . import segment as seg
 from . import settings as st
+from .legs import recall_first, run_legs
 
 log = logs.get(__name__)
 
@@ -235,41 +236,11 @@ class ArgosEngine:
 
     def _run(self, jobs: Sequence[pl.Job]) -> None:
         """Every job through its legs: one batch per package per round."""
-        for k in range(max((len(j.legs) for j in jobs), default=0)):
-            groups: dict[tuple[Path, str], list[pl.Job]] = {}
-            for j in jobs:
-                if len(j.legs) > k and not (j.problem or j.error):
-                    groups.setdefault((j.legs[k].path, j.legs[k].stamp), []).append(j)
-            for group in groups.values():
-                info = group[0].legs[k]
-                inputs = [j.outs[-1] if j.outs else j.text for j in group]
-                try:
-                    done, cut = self._leg(info, inputs)
-                except TranslateError as exc:
-                    for j in group:
-                        j.error = exc
-                    continue
-                for j, text in zip(group, inputs, strict=True):
-                    j.outs.append(done[text])
-                    j.cut = j.cut or text in cut
-                    problems = (
-                        gl.problems(done[text], j.placeholders) if j.placeholders >= 0 else []
-                    )
-                    if problems:
-                        j.problem = ", ".join(problems)
+        run_legs(jobs, self._leg, lambda info: (info.path, info.stamp))
 
     def _leg(self, info: pkg.PackageInfo, texts: Sequence[str]) -> tuple[dict[str, str], set[str]]:
         """Translate distinct texts with one package, using and feeding the memory."""
-        uniq = list(dict.fromkeys(texts))
-        done = {t: t for t in uniq if not pl.has_words(t)}  # only placeholders and punctuation
-        todo = [t for t in uniq if t not in done]
-        if todo and self.memory is not None:
-            try:
-                done.update(self.memory.recall(info.ref, todo))
-            except SyncdError as exc:
-                log.warning("memory-unavailable", error=str(exc))
-            todo = [t for t in todo if t not in done]
-        self.stats["recalled"] += len(uniq) - len(todo)
+        uniq, done, todo = recall_first(self.memory, info.ref, texts, self.stats)
         cut: set[str] = set()
         if todo:
             started = time.monotonic()

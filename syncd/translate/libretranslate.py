@@ -48,6 +48,7 @@ from ..models import Translation
 from . import TranslationMemory, TranslationRequest
 from . import glossary as gl
 from . import plan as pl
+from .legs import recall_first, run_legs
 from .packages import PackageInfo, code_of
 
 log = logs.get(__name__)
@@ -243,44 +244,16 @@ class LibreTranslateEngine:
     # ------------------------------------------------------------------ running
 
     def _run(self, jobs: Sequence[pl.Job]) -> None:
-        """Every job through its legs: round k sends every job's k-th leg, grouped
-        by language pair (as the local engine batches per package)."""
-        for k in range(max((len(j.legs) for j in jobs), default=0)):
-            groups: dict[str, list[pl.Job]] = {}
-            for j in jobs:
-                if len(j.legs) > k and not (j.problem or j.error):
-                    groups.setdefault(j.legs[k].stamp, []).append(j)
-            for group in groups.values():
-                leg = group[0].legs[k]
-                inputs = [j.outs[-1] if j.outs else j.text for j in group]
-                try:
-                    done = self._leg(leg, inputs)
-                except TranslateError as exc:
-                    for j in group:
-                        j.error = exc
-                    continue
-                for j, text in zip(group, inputs, strict=True):
-                    j.outs.append(done[text])
-                    problems = (
-                        gl.problems(done[text], j.placeholders) if j.placeholders >= 0 else []
-                    )
-                    if problems:
-                        j.problem = ", ".join(problems)
+        """Every job through its legs, one request group per language pair (as the
+        local engine batches per package)."""
+        run_legs(jobs, self._leg, lambda leg: leg.stamp)
 
-    def _leg(self, leg: PackageInfo, texts: Sequence[str]) -> dict[str, str]:
-        """Distinct texts through one leg: the memory first, the server for the rest."""
-        uniq = list(dict.fromkeys(texts))
-        done = {t: t for t in uniq if not pl.has_words(t)}
-        todo = [t for t in uniq if t not in done]
-        if todo and self.memory is not None:
-            try:
-                done.update(self.memory.recall(leg.ref, todo))
-            except SyncdError as exc:
-                log.warning("memory-unavailable", error=str(exc))
-            todo = [t for t in todo if t not in done]
-        self.stats["recalled"] += len(uniq) - len(todo)
+    def _leg(self, leg: PackageInfo, texts: Sequence[str]) -> tuple[dict[str, str], set[str]]:
+        """Distinct texts through one leg: the memory first, the server for the rest
+        (a server never cuts a loop short: the second value is always empty)."""
+        uniq, done, todo = recall_first(self.memory, leg.ref, texts, self.stats)
         if not todo:
-            return done
+            return done, set()
         started = time.monotonic()
         source, target = leg.stamp.split(">")
         fresh: dict[str, str] = {}
@@ -311,7 +284,7 @@ class LibreTranslateEngine:
                 self.memory.remember(leg.ref, fresh)
             except SyncdError as exc:
                 log.warning("memory-unavailable", error=str(exc))
-        return done
+        return done, set()
 
 
 def _batches(texts: Sequence[str]) -> list[list[str]]:
