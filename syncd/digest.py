@@ -18,7 +18,6 @@ logged and tried again at the next call; it never stops the daemon.
 from __future__ import annotations
 
 import smtplib
-import ssl
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -26,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from . import logs
 from .errors import ConfigError
+from .mail import Security, smtp_connection
 from .web.desk import i18n
 
 if TYPE_CHECKING:
@@ -77,20 +77,11 @@ def send(config: Config, digests: list[Digest]) -> None:
     """Send digests over one SMTP connection (raises ``OSError``/``smtplib`` errors)."""
     smtp = config.smtp
     password = smtp.password.resolve() if smtp.password is not None else ""
-    timeout = smtp.timeout.total_seconds()
-    context = ssl.create_default_context()
-    client: smtplib.SMTP
-    if smtp.tls:
-        client = smtplib.SMTP_SSL(smtp.host, smtp.port, timeout=timeout, context=context)
-    else:
-        client = smtplib.SMTP(smtp.host, smtp.port, timeout=timeout)
-    with client:
-        client.ehlo()
-        if smtp.starttls and not smtp.tls:
-            client.starttls(context=context)  # SMTPNotSupportedError when it cannot
-            client.ehlo()
-        if smtp.username:
-            client.login(smtp.username, password)
+    security: Security = "tls" if smtp.tls else "starttls" if smtp.starttls else "none"
+    with smtp_connection(
+        smtp.host, smtp.port, security, user=smtp.username, password=password,
+        timeout=smtp.timeout.total_seconds(),
+    ) as client:  # fmt: skip
         for d in digests:
             msg = EmailMessage()
             msg["From"] = smtp.sender

@@ -4,12 +4,12 @@ with an optional login whose password is a secret reference."""
 from __future__ import annotations
 
 import smtplib
-import ssl
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
 from ..config import AlertsConfig
 from ..errors import AlertError, ConfigError
+from ..mail import smtp_connection
 from .message import Message
 
 
@@ -38,17 +38,11 @@ class MailChannel:
         except ConfigError as exc:
             raise AlertError(self.name, f"alerts.smtp_password: {exc.reason}") from exc
         try:
-            smtp: smtplib.SMTP
-            if c.smtp_security == "tls":
-                context = ssl.create_default_context()
-                smtp = smtplib.SMTP_SSL(c.smtp_host, c.smtp_port, timeout=timeout, context=context)
-            else:
-                smtp = smtplib.SMTP(c.smtp_host, c.smtp_port, timeout=timeout)
-            with smtp:
-                if c.smtp_security == "starttls":
-                    smtp.starttls(context=ssl.create_default_context())
-                if password is not None:
-                    smtp.login(c.smtp_user, password)
+            with smtp_connection(
+                c.smtp_host, c.smtp_port, c.smtp_security,
+                user=c.smtp_user if password is not None else "", password=password or "",
+                timeout=timeout,
+            ) as smtp:  # fmt: skip
                 smtp.send_message(self._mail(message))
         except smtplib.SMTPAuthenticationError as exc:
             raise AlertError(self.name, f"{where} refused the login of {c.smtp_user}") from exc

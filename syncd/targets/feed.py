@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -33,6 +31,7 @@ from ..config import CityConfig, Secret
 from ..errors import TargetRetryable
 from ..models import Draft, Remote, RemoteStatus
 from ..sanitize import clean_html
+from ._files import atomic_write
 
 
 @dataclass(frozen=True)
@@ -83,16 +82,7 @@ class FeedTarget:
         data = (json.dumps(entry, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=self.dir)
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(data)
-                    fh.flush()
-                    os.fsync(fh.fileno())
-                os.replace(tmp, path)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            atomic_write(path, data)
         except OSError as exc:
             raise TargetRetryable(self.id, f"cannot write {path}: {exc.strerror or exc}") from exc
         return Remote(remote_id=draft.marker, fingerprint=_fingerprint(draft), url=None)
@@ -118,13 +108,23 @@ def make(city: CityConfig, http: object, clock: Callable[[], datetime]) -> FeedT
 
 
 def read_entries(folder: Path, limit: int) -> list[dict[str, Any]]:
-    """The newest ``limit`` entries (by ``updated``); unreadable files are left out."""
-    entries: list[dict[str, Any]] = []
+    """The newest ``limit`` entries; unreadable files are left out. Files are read
+    newest first (by modification time, which each write sets) and only until
+    ``limit`` entries are found, so a request costs the same after years of drafts."""
+    files: list[tuple[float, Path]] = []
     try:
-        files = list(folder.glob("syncd-*.json"))
+        for f in folder.glob("syncd-*.json"):
+            try:
+                files.append((f.stat().st_mtime, f))
+            except OSError:  # removed meanwhile
+                continue
     except OSError:
         return []
-    for f in files:
+    files.sort(key=lambda p: p[0], reverse=True)
+    entries: list[dict[str, Any]] = []
+    for _mtime, f in files:
+        if len(entries) >= limit:
+            break
         try:
             doc = json.loads(f.read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -132,7 +132,7 @@ def read_entries(folder: Path, limit: int) -> list[dict[str, Any]]:
         if isinstance(doc, dict) and isinstance(doc.get("marker"), str):
             entries.append(doc)
     entries.sort(key=lambda e: str(e.get("updated") or ""), reverse=True)
-    return entries[:limit]
+    return entries
 
 
 def atom(

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -28,25 +26,13 @@ from ..config import CityConfig
 from ..errors import TargetRetryable
 from ..models import Draft, Remote, RemoteStatus
 from ..sanitize import clean_html, escape
+from ._files import atomic_write
 
 
 @dataclass(frozen=True)
 class Options:
     #: folder for this city's drafts (relative to the config file)
     path: Path
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _digest(*parts: bytes) -> str:
@@ -150,8 +136,8 @@ class OutboxTarget:
                 stale.unlink(missing_ok=True)
             # sidecar last: a crash between the two leaves a page without a sidecar,
             # which `find` does not adopt, so the next pass writes both again.
-            _atomic_write(html_path, page)
-            _atomic_write(json_path, sidecar)
+            atomic_write(html_path, page)
+            atomic_write(json_path, sidecar)
         except OSError as exc:
             # permissions, a full disk, a quota, a file where the folder should be: all
             # fixed by a person, after which the draft must go out without `syncd retry`,

@@ -70,3 +70,22 @@ def test_approved_drafts_become_entries_of_a_token_protected_atom_feed(
     finally:
         web.close()
         pipe.close()
+
+
+def test_the_feed_reads_only_its_newest_entries_however_many_there_are(tmp_path: Path) -> None:
+    """A feed is served from the newest files only: after years of drafts a request
+    reads ``limit`` of them; files the importer cannot parse are left out."""
+    import json
+    import os
+
+    from syncd.targets.feed import read_entries
+
+    for n in range(50):
+        f = tmp_path / f"syncd-{n:016x}.json"
+        f.write_text(json.dumps({"marker": f"{n:016x}", "updated": f"2026-11-{n % 28 + 1:02d}"}))
+        os.utime(f, (1_000_000 + n, 1_000_000 + n))
+    (tmp_path / f"syncd-{99:016x}.json").write_text("{not json")  # newest, broken
+    os.utime(tmp_path / f"syncd-{99:016x}.json", (2_000_000, 2_000_000))
+    entries = read_entries(tmp_path, 3)
+    assert sorted(e["marker"] for e in entries) == [f"{n:016x}" for n in (47, 48, 49)]
+    assert [e["updated"] for e in entries] == sorted((e["updated"] for e in entries), reverse=True)
