@@ -206,6 +206,8 @@ def test_a_rejection_and_the_german_desk_of_a_dueren_editor(
         # the language is switchable: English for this editor now
         page.select_option("#lang-select", "en")
         page.get_by_role("button", name="Wechseln").click()
+        # the switch is a form post and a redirect: wait for the page it leads to
+        page.get_by_role("button", name="Approve and send").wait_for(timeout=15_000)
         assert page.get_by_role("button", name="Approve and send").count() == 1
         # a Düren editor cannot open Jinhua's drafts
         jinhua_item = next(i.id for d, i in pipe.store.deliveries() if i.key == "news-1")
